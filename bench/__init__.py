@@ -1,0 +1,1 @@
+"""`python -m bench`: the benchmark suite (runs from a checkout, not installed)."""

@@ -1,0 +1,1 @@
+"""coin.regtest: launch and drive a local network of coind processes."""

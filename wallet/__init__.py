@@ -1,0 +1,1 @@
+"""coin.wallet: an HD wallet that talks to a node only over JSON-RPC."""
