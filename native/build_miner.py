@@ -3,7 +3,7 @@
 setup.py names it as `native/build_miner.py:ffibuilder`; `pip install -e .` compiles it.
 Run directly (`python native/build_miner.py`) it builds the extension into coin/ in place.
 
-The C source, native/sha256d.c, picks its SHA-NI or portable path at run time, so the
+The C source, native/sha256d.c, picks its SHA-NI, AVX2 or portable path at run time, so the
 extension is built with default flags plus -O3 and runs on any CPU.
 """
 
@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 CDEF = """
 int coin_has_sha_ni(void);
+int coin_has_avx2(void);
 int coin_scan(const unsigned char *header, const unsigned char *target,
               uint32_t start_nonce, uint64_t count, int *stop, int impl,
               uint32_t *nonce_out, uint64_t *hashes_out);

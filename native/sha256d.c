@@ -18,11 +18,14 @@
  *     most significant 32 bits of the little-endian number): a nonce is only
  *     fully hashed and compared when that word is <= the target's top word.
  *
- * Two implementations, picked at run time:
+ * Three implementations, picked at run time (cpuid):
  *   - SHA-NI (x86 SHA extensions), two nonces interleaved to hide the latency of
- *     sha256rnds2; compiled through per-function target attributes so the file
- *     builds with default flags and runs on every x86-64;
+ *     sha256rnds2;
+ *   - AVX2, eight nonces in the lanes of 256-bit vectors (the portable path's code
+ *     over GCC/Clang vector types), for x86 CPUs without SHA-NI;
  *   - portable C, fully unrolled, for every other CPU and architecture.
+ * The x86 paths are compiled through per-function target attributes, so the file
+ * builds with default flags and runs on every x86-64.
  *
  * The GIL is released by cffi around the call (out-of-line API mode).
  */
@@ -38,7 +41,7 @@
 
 #define COIN_STOP_POLL 4096u
 
-enum { COIN_IMPL_AUTO = 0, COIN_IMPL_PORTABLE = 1, COIN_IMPL_SHANI = 2 };
+enum { COIN_IMPL_AUTO = 0, COIN_IMPL_PORTABLE = 1, COIN_IMPL_SHANI = 2, COIN_IMPL_AVX2 = 3 };
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -174,10 +177,12 @@ static void ctx_init(scan_ctx *c, const unsigned char *header, const unsigned ch
 
 /* ---- portable path ------------------------------------------------------------------ */
 
+/* RTYPE: the type of a working variable (uint32_t here, a vector in the AVX2 path) */
+#define RTYPE uint32_t
 #define RND(a, b, c, d, e, f, g, h, i)                                          \
     do {                                                                        \
-        uint32_t t1_ = (h) + BSIG1(e) + CH(e, f, g) + K[i] + w[i];              \
-        uint32_t t2_ = BSIG0(a) + MAJ(a, b, c);                                 \
+        RTYPE t1_ = (h) + BSIG1(e) + CH(e, f, g) + K[i] + w[i];                 \
+        RTYPE t2_ = BSIG0(a) + MAJ(a, b, c);                                    \
         (d) += t1_;                                                             \
         (h) = t1_ + t2_;                                                        \
     } while (0)
@@ -194,27 +199,43 @@ static void ctx_init(scan_ctx *c, const unsigned char *header, const unsigned ch
 #define WX(i) w[i] = SSIG1(w[i - 2]) + w[i - 7] + SSIG0(w[i - 15]) + w[i - 16]
 #define WX8(i) WX(i); WX(i + 1); WX(i + 2); WX(i + 3); WX(i + 4); WX(i + 5); WX(i + 6); WX(i + 7)
 
+/* What block 2 of the first SHA-256 owes nothing to the nonce: the state after rounds
+ * 0..2, round 3 but for its "+ W3", and the nonce-free terms of W16..W19. */
+typedef struct {
+    uint32_t p[8];      /* state (roles a..h) after round 2 */
+    uint32_t pre_a;     /* a after round 3, minus W3 */
+    uint32_t pre_e;     /* e after round 3, minus W3 */
+    uint32_t w16, w17, w18_base, w19_base;
+} block2_pre;
+
+static block2_pre block2_precompute(const scan_ctx *cx)
+{
+    block2_pre r;
+    uint32_t a = cx->mid[0], b = cx->mid[1], c = cx->mid[2], d = cx->mid[3];
+    uint32_t e = cx->mid[4], f = cx->mid[5], g = cx->mid[6], h = cx->mid[7];
+    uint32_t w[3] = {cx->w0, cx->w1, cx->w2};
+    R0(0); R1(1); R2(2);
+    /* roles after 3 rounds: a..h live in f,g,h,a,b,c,d,e */
+    r.p[0] = f; r.p[1] = g; r.p[2] = h; r.p[3] = a;
+    r.p[4] = b; r.p[5] = c; r.p[6] = d; r.p[7] = e;
+    const uint32_t t1 = r.p[7] + BSIG1(r.p[4]) + CH(r.p[4], r.p[5], r.p[6]) + K[3];
+    r.pre_a = t1 + BSIG0(r.p[0]) + MAJ(r.p[0], r.p[1], r.p[2]);
+    r.pre_e = r.p[3] + t1;
+    r.w16 = SSIG0(cx->w1) + cx->w0;                 /* W14 = W9 = 0 */
+    r.w17 = SSIG1(640u) + SSIG0(cx->w2) + cx->w1;   /* W15 = 640, W10 = 0 */
+    r.w18_base = SSIG1(r.w16) + cx->w2;             /* + SSIG0(W3) */
+    r.w19_base = SSIG1(r.w17) + SSIG0(0x80000000u); /* + W3 */
+    return r;
+}
+
 static int scan_portable(const scan_ctx *cx, const unsigned char *header,
                          const unsigned char *target, uint32_t start, uint64_t count,
                          volatile int *stop, uint32_t *nonce_out, uint64_t *hashes_out)
 {
-    /* state after rounds 0..2 of block 2, and the nonce-free part of round 3 */
-    uint32_t p[8];
-    {
-        uint32_t a = cx->mid[0], b = cx->mid[1], c = cx->mid[2], d = cx->mid[3];
-        uint32_t e = cx->mid[4], f = cx->mid[5], g = cx->mid[6], h = cx->mid[7];
-        uint32_t w[3] = {cx->w0, cx->w1, cx->w2};
-        R0(0); R1(1); R2(2);
-        /* roles after 3 rounds: a..h live in f,g,h,a,b,c,d,e */
-        p[0] = f; p[1] = g; p[2] = h; p[3] = a; p[4] = b; p[5] = c; p[6] = d; p[7] = e;
-    }
-    const uint32_t pre_t1 = p[7] + BSIG1(p[4]) + CH(p[4], p[5], p[6]) + K[3];
-    const uint32_t pre_a = pre_t1 + BSIG0(p[0]) + MAJ(p[0], p[1], p[2]);
-    const uint32_t pre_e = p[3] + pre_t1;
-    const uint32_t w16 = SSIG0(cx->w1) + cx->w0;
-    const uint32_t w17 = SSIG1(640u) + SSIG0(cx->w2) + cx->w1;
-    const uint32_t w18_base = SSIG1(w16) + cx->w2;
-    const uint32_t w19_base = SSIG1(w17) + SSIG0(0x80000000u);
+    const block2_pre pr = block2_precompute(cx);
+    const uint32_t *p = pr.p;
+    const uint32_t pre_a = pr.pre_a, pre_e = pr.pre_e, w16 = pr.w16, w17 = pr.w17;
+    const uint32_t w18_base = pr.w18_base, w19_base = pr.w19_base;
     const uint32_t top = cx->top;
     const uint32_t *mid = cx->mid;
 
@@ -476,6 +497,106 @@ static int cpu_has_sha_ni(void)
 
 #endif
 
+/* ---- AVX2 path: eight nonces a lane each (GCC/Clang vector extensions) -------------- */
+
+#if defined(COIN_X86) && defined(__GNUC__)
+#define COIN_HAVE_AVX2 1
+
+typedef uint32_t v8u __attribute__((vector_size(32)));
+#undef RTYPE
+#define RTYPE v8u
+
+__attribute__((target("avx2"))) static int
+scan_avx2(const scan_ctx *cx, const unsigned char *header, const unsigned char *target,
+          uint32_t start, uint64_t count, volatile int *stop, uint32_t *nonce_out,
+          uint64_t *hashes_out)
+{
+    /* the same precomputation as the portable path, scalar, broadcast into lanes */
+    const block2_pre pr = block2_precompute(cx);
+    const uint32_t *p = pr.p;
+    const uint32_t pre_a = pr.pre_a, pre_e = pr.pre_e, w16 = pr.w16, w17 = pr.w17;
+    const uint32_t w18_base = pr.w18_base, w19_base = pr.w19_base;
+    const uint32_t top = cx->top;
+    const uint32_t *mid = cx->mid;
+    const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    const v8u zero = {0, 0, 0, 0, 0, 0, 0, 0};
+
+    uint64_t done = 0;
+    while (done < count) {
+        uint64_t batch = count - done;
+        if (batch > COIN_STOP_POLL)
+            batch = COIN_STOP_POLL;
+        if (stop && *stop)
+            break;
+        for (uint64_t k = 0; k < batch; k += 8) {
+            const uint32_t n0 = start + (uint32_t)(done + k);
+            const v8u nonce = zero + n0 + lane;
+            /* byte swap each lane: W3 is the nonce read big-endian */
+            const v8u w3 = (nonce >> 24) | ((nonce >> 8) & 0xff00u) | ((nonce << 8) & 0xff0000u) |
+                           (nonce << 24);
+            v8u w[64];
+            v8u a, b, c, d, e, f, g, h;
+            v8u s0, s1, s2, s3, s4, s5, s6, s7;
+
+            w[4] = zero + 0x80000000u;
+            w[5] = zero; w[6] = zero; w[7] = zero; w[8] = zero; w[9] = zero; w[10] = zero;
+            w[11] = zero; w[12] = zero; w[13] = zero; w[14] = zero;
+            w[15] = zero + 640u;
+            w[16] = zero + w16;
+            w[17] = zero + w17;
+            w[18] = w18_base + SSIG0(w3);
+            w[19] = w19_base + w3;
+            WX(20); WX(21); WX(22); WX(23);
+            WX8(24); WX8(32); WX8(40); WX8(48); WX8(56);
+            e = pre_a + w3; f = zero + p[0]; g = zero + p[1]; h = zero + p[2];
+            a = pre_e + w3; b = zero + p[4]; c = zero + p[5]; d = zero + p[6];
+            R4(4); R5(5); R6(6); R7(7);
+            R8(8); R8(16); R8(24); R8(32); R8(40); R8(48); R8(56);
+            s0 = mid[0] + a; s1 = mid[1] + b; s2 = mid[2] + c; s3 = mid[3] + d;
+            s4 = mid[4] + e; s5 = mid[5] + f; s6 = mid[6] + g; s7 = mid[7] + h;
+
+            w[0] = s0; w[1] = s1; w[2] = s2; w[3] = s3;
+            w[4] = s4; w[5] = s5; w[6] = s6; w[7] = s7;
+            w[8] = zero + 0x80000000u;
+            w[9] = zero; w[10] = zero; w[11] = zero; w[12] = zero; w[13] = zero; w[14] = zero;
+            w[15] = zero + 256u;
+            WX8(16); WX8(24); WX8(32); WX8(40); WX8(48);
+            WX(56); WX(57); WX(58); WX(59); WX(60);
+            a = zero + IV[0]; b = zero + IV[1]; c = zero + IV[2]; d = zero + IV[3];
+            e = zero + IV[4]; f = zero + IV[5]; g = zero + IV[6]; h = zero + IV[7];
+            R8(0); R8(8); R8(16); R8(24); R8(32); R8(40); R8(48);
+            R0(56); R1(57); R2(58); R3(59); R4(60);
+            h += IV[7];
+            const uint64_t lanes = batch - k < 8 ? batch - k : 8;
+            for (uint64_t i = 0; i < lanes; i++) {
+                if (bswap32(h[i]) <= top && verify(header, target, n0 + (uint32_t)i)) {
+                    *nonce_out = n0 + (uint32_t)i;
+                    *hashes_out = done + k + i + 1;
+                    return 1;
+                }
+            }
+        }
+        done += batch;
+    }
+    *hashes_out = done;
+    return 0;
+}
+
+static int cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+
+#else
+
+static int cpu_has_avx2(void)
+{
+    return 0;
+}
+
+#endif
+
 /* ---- entry points ------------------------------------------------------------------- */
 
 int coin_has_sha_ni(void)
@@ -486,10 +607,19 @@ int coin_has_sha_ni(void)
     return cached;
 }
 
+int coin_has_avx2(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+        cached = cpu_has_avx2();
+    return cached;
+}
+
 /*
  * Returns 1 and sets *nonce_out when a nonce in [start, start+count) meets the target,
- * 0 when none does (or *stop was raised), -1 when `impl` asks for SHA-NI on a CPU
- * without it or count reaches past 2**32. *hashes_out is the number of nonces tried.
+ * 0 when none does (or *stop was raised), -1 when `impl` asks for a path this CPU
+ * lacks (SHA-NI, AVX2) or count reaches past 2**32. `impl`: 0 auto (SHA-NI, else AVX2,
+ * else portable), 1 portable C, 2 SHA-NI, 3 AVX2. *hashes_out is the number of nonces tried.
  */
 int coin_scan(const unsigned char *header, const unsigned char *target, uint32_t start_nonce,
               uint64_t count, volatile int *stop, int impl, uint32_t *nonce_out,
@@ -500,8 +630,11 @@ int coin_scan(const unsigned char *header, const unsigned char *target, uint32_t
     if (count > (uint64_t)0x100000000ull - start_nonce)
         return -1;
     if (impl == COIN_IMPL_AUTO)
-        impl = coin_has_sha_ni() ? COIN_IMPL_SHANI : COIN_IMPL_PORTABLE;
-    if (impl == COIN_IMPL_SHANI && !coin_has_sha_ni())
+        impl = coin_has_sha_ni() ? COIN_IMPL_SHANI
+               : coin_has_avx2() ? COIN_IMPL_AVX2
+                                 : COIN_IMPL_PORTABLE;
+    if ((impl == COIN_IMPL_SHANI && !coin_has_sha_ni()) ||
+        (impl == COIN_IMPL_AVX2 && !coin_has_avx2()))
         return -1;
     if (count == 0)
         return 0;
@@ -509,6 +642,10 @@ int coin_scan(const unsigned char *header, const unsigned char *target, uint32_t
 #ifdef COIN_X86
     if (impl == COIN_IMPL_SHANI)
         return scan_shani(&cx, header, target, start_nonce, count, stop, nonce_out, hashes_out);
+#endif
+#ifdef COIN_HAVE_AVX2
+    if (impl == COIN_IMPL_AVX2)
+        return scan_avx2(&cx, header, target, start_nonce, count, stop, nonce_out, hashes_out);
 #endif
     return scan_portable(&cx, header, target, start_nonce, count, stop, nonce_out, hashes_out);
 }

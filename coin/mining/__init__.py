@@ -3,8 +3,8 @@
 Outline:
 - `scanner`: `scan(header, target, start_nonce, count, stop=None)` over the native
   scanner `coin._miner` (native/sha256d.c: midstate, precomputed message schedule,
-  SHA-NI chosen at run time, portable C elsewhere) and `scan_python`, its pure-Python
-  twin with the same signature; `StopFlag`, `has_sha_ni()`.
+  SHA-NI or AVX2 chosen at run time, portable C elsewhere) and `scan_python`, its
+  pure-Python twin with the same signature; `StopFlag`, `has_sha_ni()`, `has_avx2()`.
 - `miner`: `Miner`, which splits the 2**32 nonces of one header across threads (the
   native scanner releases the GIL) and `stop()`s them within milliseconds.
 Block templates (coinbase, witness commitment, transaction selection) sit beside them.
@@ -18,6 +18,21 @@ Proof of work is Bitcoin's: the header's double SHA-256, read as a little-endian
 """
 
 from coin.mining.miner import Miner
-from coin.mining.scanner import ScanResult, StopFlag, has_sha_ni, scan, scan_python
+from coin.mining.scanner import (
+    ScanResult,
+    StopFlag,
+    has_avx2,
+    has_sha_ni,
+    scan,
+    scan_python,
+)
 
-__all__ = ["Miner", "ScanResult", "StopFlag", "has_sha_ni", "scan", "scan_python"]
+__all__ = [
+    "Miner",
+    "ScanResult",
+    "StopFlag",
+    "has_avx2",
+    "has_sha_ni",
+    "scan",
+    "scan_python",
+]

@@ -7,9 +7,10 @@ one and as the fallback when the extension is not built.
 A hash meets the target when, read as a little-endian 256-bit number, it is <= target
 (Bitcoin Core's CheckProofOfWork). The header's own nonce field is ignored.
 
-The native scanner has two paths, chosen at run time: SHA-NI (x86 SHA extensions) and
-portable C. `impl="portable"` (or the environment variable COIN_MINER_IMPL=portable,
-read at each call) forces the portable one; `impl="shani"` demands SHA-NI.
+The native scanner has three paths, chosen at run time: SHA-NI (x86 SHA extensions),
+AVX2 (eight nonces at once, for x86 CPUs without SHA-NI) and portable C. `impl="portable"`
+(or the environment variable COIN_MINER_IMPL=portable, read at each call) forces the
+portable one; `impl="shani"` or `impl="avx2"` demands that path.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ __all__ = [
     "scan",
     "scan_python",
     "has_sha_ni",
+    "has_avx2",
+    "IMPLS",
     "native_available",
     "IMPL_ENV",
 ]
@@ -39,7 +42,9 @@ except ImportError:  # pragma: no cover - depends on the build
     _NATIVE = False
 
 IMPL_ENV = "COIN_MINER_IMPL"
-_IMPLS = {"auto": 0, "portable": 1, "shani": 2}
+_IMPLS = {"auto": 0, "portable": 1, "shani": 2, "avx2": 3}
+#: the names `scan(impl=...)` accepts
+IMPLS = tuple(_IMPLS)
 _NONCE_SPACE = 1 << 32
 _HEADER_SIZE = 80
 
@@ -83,6 +88,11 @@ def has_sha_ni() -> bool:
     return bool(_NATIVE and _lib.coin_has_sha_ni())
 
 
+def has_avx2() -> bool:
+    """True when this CPU has AVX2 and the native scanner can use its 8-lane path."""
+    return bool(_NATIVE and _lib.coin_has_avx2())
+
+
 def _check_args(header: bytes, target: int, start_nonce: int, count: int) -> None:
     if len(header) != _HEADER_SIZE:
         raise ValueError(f"header must be {_HEADER_SIZE} bytes, got {len(header)}")
@@ -106,9 +116,9 @@ def scan(
     """Try nonces start_nonce .. start_nonce+count-1 natively; stop at the first hit.
 
     Releases the GIL while it runs. Returns early (nonce None) once `stop` is set.
-    `impl` is "auto" (default), "portable" or "shani"; None reads COIN_MINER_IMPL.
-    Raises ValueError on a malformed header or range, or when "shani" is asked for on
-    a CPU without it. Falls back to `scan_python` when the extension is not built.
+    `impl` is "auto" (default: SHA-NI, else AVX2, else portable), "portable", "shani"
+    or "avx2"; None reads COIN_MINER_IMPL. Raises ValueError on a malformed header or
+    range, or when "shani" or "avx2" is asked for on a CPU without it. Falls back to `scan_python` when the extension is not built.
     """
     _check_args(header, target, start_nonce, count)
     if not _NATIVE:  # pragma: no cover - depends on the build
@@ -132,7 +142,7 @@ def scan(
         hashes_out,
     )
     if rc < 0:
-        raise ValueError("SHA-NI is not available on this CPU")
+        raise ValueError(f"the {name} scanner is not available on this CPU")
     return ScanResult(nonce_out[0] if rc == 1 else None, hashes_out[0])
 
 

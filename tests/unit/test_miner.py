@@ -13,7 +13,7 @@ import time
 import pytest
 from bitcoin.core import CBlockHeader
 
-from coin.mining import Miner, StopFlag, has_sha_ni, scan, scan_python
+from coin.mining import Miner, StopFlag, has_avx2, has_sha_ni, scan, scan_python
 from coin.mining.scanner import IMPL_ENV, native_available
 
 GENESIS_HEADER = bytes.fromhex(
@@ -32,6 +32,10 @@ IMPLS = [
     pytest.param(
         "shani",
         marks=pytest.mark.skipif(not has_sha_ni(), reason="CPU without SHA extensions"),
+    ),
+    pytest.param(
+        "avx2",
+        marks=pytest.mark.skipif(not has_avx2(), reason="CPU without AVX2"),
     ),
 ]
 
@@ -67,15 +71,15 @@ def test_native_agrees_with_python_twin(impl, seed):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_odd_and_even_counts_near_a_solution(impl):
-    # the SHA-NI path hashes nonces in pairs: the winner may be either one of a pair,
-    # or a lone last nonce
+def test_every_lane_position_of_a_solution(impl):
+    # SHA-NI hashes nonces in pairs, AVX2 in groups of eight: the winner may sit in any
+    # lane of a group, the range may end inside a group
     rng = random.Random(7)
     header = rng.randbytes(80)
-    for winner_offset in range(4):
+    for winner_offset in range(8):
         nonce = 1000 + winner_offset
         target = header_hash_int(header, nonce)
-        for start in range(nonce - 3, nonce + 1):
+        for start in range(nonce - 9, nonce + 1):
             expected = scan_python(header, target, start, nonce - start + 1)
             assert scan(header, target, start, nonce - start + 1, impl=impl) == expected
             assert expected.nonce is not None
@@ -129,10 +133,14 @@ def test_impl_env_var_is_read_at_call_time(monkeypatch):
         scan(header, target, start, count)
 
 
-@pytest.mark.skipif(has_sha_ni() or not native_available(), reason="CPU has SHA-NI")
-def test_shani_demanded_without_it_raises():
-    with pytest.raises(ValueError):
-        scan(GENESIS_HEADER, 0, 0, 10, impl="shani")
+@pytest.mark.skipif(not native_available(), reason="coin._miner not built")
+@pytest.mark.parametrize("impl,present", [("shani", has_sha_ni()), ("avx2", has_avx2())])
+def test_a_missing_cpu_path_raises(impl, present):
+    if present:
+        assert scan(GENESIS_HEADER, 0, 0, 10, impl=impl) == (None, 10)
+    else:
+        with pytest.raises(ValueError):
+            scan(GENESIS_HEADER, 0, 0, 10, impl=impl)
 
 
 @pytest.mark.parametrize("fn", [scan, scan_python], ids=["native", "python"])
