@@ -20,10 +20,11 @@ and 65-byte hybrid 0x06/0x07 with the parity of y checked; signature parsed with
 Core's lax DER parser; S normalised to low-S; then ECDSA), signing is RFC 6979
 (HMAC-SHA256, no extra entropy, no R grinding), low-S, strict DER.
 
-Error contract: ``verify_signature`` never raises on data from the network: a bad
-public key or an unparseable signature is just ``False`` (a ``msg32`` that is not 32
-bytes is a programming error and raises ValueError). The key functions raise
-ValueError on invalid keys or tweaks.
+Arguments are bytes (verification also takes other bytes-like objects, at the cost
+of a copy). Error contract: ``verify_signature`` never raises on data from the
+network: a bad public key or an unparseable signature is just ``False`` (a ``msg32``
+that is not 32 bytes is a programming error and raises ValueError). The key functions
+raise ValueError on invalid keys or tweaks.
 """
 
 import hashlib
@@ -219,6 +220,8 @@ class _EcdsaBackend(Backend):
 
     # -- signatures ---------------------------------------------------------
     def verify_signature(self, pubkey: bytes, der_sig: bytes, msg32: bytes) -> bool:
+        if type(pubkey) is not bytes:
+            pubkey = bytes(pubkey)
         _check_msg(msg32)
         pt = self._point(pubkey)
         if pt is None:
@@ -313,6 +316,11 @@ class _CoincurveBackend(Backend):
         return self._serialize(new, len(pubkey) == 33)
 
     def verify_signature(self, pubkey: bytes, der_sig: bytes, msg32: bytes) -> bool:
+        # bytes-like arguments are accepted; bytes is the fast path.
+        if type(pubkey) is not bytes:
+            pubkey = bytes(pubkey)
+        if type(msg32) is not bytes:
+            msg32 = bytes(msg32)
         if len(msg32) != 32:
             raise ValueError("message hash must be 32 bytes")
         pk = self._cache.get(pubkey)

@@ -561,3 +561,12 @@ def test_module_functions_dispatch():
     assert ecc.decompress_pubkey(pub) == ecc.pubkey_from_privkey(priv, compressed=False)
     assert ecc.pubkey_tweak_add(pub, (1).to_bytes(32, "big")) == ecc.pubkey_from_privkey(
         (123456790).to_bytes(32, "big"))
+
+
+@pytest.mark.parametrize("conv", [bytearray, memoryview], ids=["bytearray", "memoryview"])
+def test_bytes_like_arguments(backend, conv):
+    priv = (5).to_bytes(32, "big")
+    msg = bytes(range(32))
+    pub, sig = backend.pubkey_from_privkey(priv), backend.sign(priv, msg)
+    assert backend.verify_signature(conv(pub), conv(sig), conv(msg))
+    assert not backend.verify_signature(conv(pub), conv(sig), conv(bytes(32)))
