@@ -170,6 +170,31 @@ def test_bad_arguments(fn, args):
         fn(*args)
 
 
+def _scan_into(out: list, *args) -> None:
+    out.append(scan(*args))
+
+
+@pytest.mark.skipif(not native_available(), reason="coin._miner not built")
+def test_native_scan_releases_the_gil():
+    # This thread can only get back to Python (to raise the flag) while the scan is
+    # running if the scan released the GIL; if it held it, the scan would run to the end
+    # of its (hopeless) range and report every nonce.
+    count = 1 << 31
+    for delay in (0.05, 0.5, 2.0):  # the scan must have started before the flag goes up
+        flag = StopFlag()
+        result: list = []
+        job = threading.Thread(target=_scan_into, args=(result, GENESIS_HEADER, 0, 0, count, flag))
+        job.start()
+        time.sleep(delay)
+        flag.set()
+        job.join(timeout=600)
+        assert not job.is_alive()
+        assert result[0].nonce is None
+        if result[0].hashes:
+            break
+    assert 0 < result[0].hashes < count
+
+
 def test_empty_range():
     assert scan(GENESIS_HEADER, 1 << 255, 5, 0) == (None, 0)
     assert scan_python(GENESIS_HEADER, 1 << 255, 5, 0) == (None, 0)
