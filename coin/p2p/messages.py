@@ -30,6 +30,7 @@ BIP-0155 (addrv2, sendaddrv2), BIP-0339 (wtxidrelay, MSG_WTX).
 
 import struct
 from dataclasses import dataclass
+from itertools import starmap
 from typing import ClassVar, NamedTuple
 
 from coin.p2p.framing import encode_frame
@@ -381,13 +382,20 @@ class _InvMessage(Message):
     def _read(cls, reader: ByteReader) -> "_InvMessage":
         n = _compact_count(reader, MAX_INV_SZ, _INV.size, cls.command)
         raw = reader.read(n * _INV.size)
-        return cls(tuple(InvVector._make(entry) for entry in _INV.iter_unpack(raw)))
+        # Decoded entries are well-formed: skip __post_init__'s per-entry check.
+        message = object.__new__(cls)
+        object.__setattr__(message, "inventory", tuple(map(InvVector._make, _INV.iter_unpack(raw))))
+        return message
 
     def to_payload(self) -> bytes:
-        return compact_size(len(self.inventory)) + b"".join(v.to_bytes() for v in self.inventory)
+        return compact_size(len(self.inventory)) + b"".join(starmap(_INV.pack, self.inventory))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "inventory", tuple(InvVector(*v) for v in self.inventory))
+        """Entries become InvVectors; ValueError for a hash that is not 32 bytes."""
+        inventory = tuple(v if type(v) is InvVector else InvVector(*v) for v in self.inventory)
+        for v in inventory:
+            _hash32(v.hash_bytes, "inv hash")
+        object.__setattr__(self, "inventory", inventory)
 
 
 @dataclass(frozen=True, slots=True)
