@@ -132,7 +132,7 @@ def scan(
     hashes_out = _ffi.new("uint64_t *")
     stop_ptr = stop._ptr if stop is not None else _ffi.NULL
     rc = _lib.coin_scan(
-        header,
+        bytes(header),
         target.to_bytes(32, "little"),
         start_nonce,
         count,

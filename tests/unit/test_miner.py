@@ -195,6 +195,12 @@ def test_native_scan_releases_the_gil():
     assert 0 < result[0].hashes < count
 
 
+def test_header_may_be_any_bytes_like():
+    expected = scan_python(GENESIS_HEADER, BITS_1D00FFFF_TARGET, GENESIS_NONCE - 5, 10)
+    assert scan(bytearray(GENESIS_HEADER), BITS_1D00FFFF_TARGET, GENESIS_NONCE - 5, 10) == expected
+    assert scan(memoryview(GENESIS_HEADER), BITS_1D00FFFF_TARGET, GENESIS_NONCE - 5, 10) == expected
+
+
 def test_empty_range():
     assert scan(GENESIS_HEADER, 1 << 255, 5, 0) == (None, 0)
     assert scan_python(GENESIS_HEADER, 1 << 255, 5, 0) == (None, 0)
