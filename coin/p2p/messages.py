@@ -100,6 +100,14 @@ def _compact_count(reader: ByteReader, limit: int, min_entry: int, what: str) ->
     return n
 
 
+def _limited(items, limit: int, what: str) -> tuple:
+    """`items` as a tuple; ValueError (our bug) if more than a peer would accept."""
+    items = tuple(items)
+    if len(items) > limit:
+        raise ValueError(f"{what}: {len(items)} entries exceed Core's limit of {limit}")
+    return items
+
+
 def _hash32(value: bytes, what: str) -> bytes:
     if not isinstance(value, bytes) or len(value) != 32:
         raise ValueError(f"{what} must be 32 bytes")
@@ -311,7 +319,7 @@ class MsgAddr(Message):
     addrs: tuple[NetAddress, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "addrs", tuple(self.addrs))
+        object.__setattr__(self, "addrs", _limited(self.addrs, MAX_ADDR_TO_SEND, self.command))
 
     @classmethod
     def _read(cls, reader: ByteReader) -> "MsgAddr":
@@ -336,7 +344,7 @@ class MsgAddrV2(Message):
     addrs: tuple[NetAddress, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "addrs", tuple(self.addrs))
+        object.__setattr__(self, "addrs", _limited(self.addrs, MAX_ADDR_TO_SEND, self.command))
 
     @classmethod
     def _read(cls, reader: ByteReader) -> "MsgAddrV2":
@@ -392,7 +400,8 @@ class _InvMessage(Message):
 
     def __post_init__(self) -> None:
         """Entries become InvVectors; ValueError for a hash that is not 32 bytes."""
-        inventory = tuple(v if type(v) is InvVector else InvVector(*v) for v in self.inventory)
+        inventory = _limited((v if type(v) is InvVector else InvVector(*v) for v in self.inventory),
+                             MAX_INV_SZ, self.command)
         for v in inventory:
             _hash32(v.hash_bytes, "inv hash")
         object.__setattr__(self, "inventory", inventory)
@@ -451,9 +460,7 @@ class _LocatorMessage(Message):
                          *self.locator, self.hash_stop_bytes))
 
     def __post_init__(self) -> None:
-        locator = tuple(_hash32(h, "locator hash") for h in self.locator)
-        if len(locator) > MAX_LOCATOR_SZ:
-            raise ValueError(f"locator of {len(locator)} hashes exceeds {MAX_LOCATOR_SZ}")
+        locator = _limited((_hash32(h, "locator hash") for h in self.locator), MAX_LOCATOR_SZ, self.command)
         object.__setattr__(self, "locator", locator)
         _hash32(self.hash_stop_bytes, "hash_stop")
 
@@ -497,7 +504,7 @@ class MsgHeaders(Message):
     headers: tuple[BlockHeader, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", tuple(self.headers))
+        object.__setattr__(self, "headers", _limited(self.headers, MAX_HEADERS_RESULTS, self.command))
 
     @classmethod
     def _read(cls, reader: ByteReader) -> "MsgHeaders":

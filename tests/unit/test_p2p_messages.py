@@ -299,6 +299,21 @@ def test_payload_over_max_payload(command):
         parse_message(command, bytes(cls.max_payload + 1))
 
 
+@pytest.mark.parametrize("build", [
+    lambda: MsgInv([InvVector(MSG_TX, bytes(32))] * (MAX_INV_SZ + 1)),
+    lambda: MsgHeaders([REGTEST.genesis.header] * (MAX_HEADERS_RESULTS + 1)),
+    lambda: MsgAddr([NetAddress(0, "1.2.3.4", 1, 0)] * (MAX_ADDR_TO_SEND + 1)),
+    lambda: MsgAddrV2([NetAddress(0, "1.2.3.4", 1, 0)] * (MAX_ADDR_TO_SEND + 1)),
+    lambda: MsgGetHeaders([bytes(32)] * (MAX_LOCATOR_SZ + 1)),
+    lambda: MsgGetData([InvVector(MSG_TX, bytes(31))]),
+    lambda: MsgGetBlocks([bytes(31)]),
+    lambda: MsgGetBlocks([], bytes(33)),
+], ids=["inv", "headers", "addr", "addrv2", "locator", "short-inv-hash", "short-locator-hash", "long-stop"])
+def test_we_cannot_build_what_peers_refuse(build):
+    with pytest.raises(ValueError):
+        build()
+
+
 def test_non_minimal_count_refused():
     with pytest.raises(DecodeError):
         parse_message("inv", b"\xfd\x01\x00" + struct.pack("<I", 1) + bytes(32))
