@@ -17,8 +17,9 @@ names (see coin.script.errors):
   programs (DISCOURAGE_UPGRADABLE_*).
 
 Taproot execution is not implemented: without the TAPROOT flag a witness v1 program
-is an upgradable program, as in Core; with it, verifying a Taproot spend raises
-NotImplementedError rather than giving a wrong answer.
+is an upgradable program (as before Core 0.21: anyone can spend it, policy discourages
+it); with the flag, verifying a Taproot spend raises NotImplementedError rather than
+giving a wrong answer.
 
 The opcode dispatch is a 256-entry table, `HANDLERS` (value -> handler), beside
 coin.script.opcodes' name table; push operations are decoded inline in the main loop.
@@ -980,10 +981,11 @@ def _verify_witness_program(witness, version: int, program: bytes, flags: int, c
         else:
             raise ScriptError("WITNESS_PROGRAM_WRONG_LENGTH")
         return
-    if version == 1 and len(program) == 32 and not is_p2sh:
-        if not flags & _TAPROOT:
-            return
+    if version == 1 and len(program) == 32 and not is_p2sh and flags & _TAPROOT:
         raise NotImplementedError("Taproot (BIP-0341) script verification is not implemented")
+    # Without TAPROOT, Core (0.21+) accepts a v1 32-byte program outright. This chain has
+    # no Taproot, so it keeps pre-0.21 Core's rule instead: an upgradable program,
+    # DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM under policy. Consensus is the same.
     if version == 1 and program == b"\x4e\x73" and not is_p2sh:
         return  # pay-to-anchor: spendable by anyone, and not discouraged
     if flags & _DISCOURAGE_WITNESS:
