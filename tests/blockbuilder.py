@@ -102,6 +102,8 @@ class BlockBuilder:
     """Makes valid (and, on request, invalid) blocks and transactions for tests."""
 
     def __init__(self, params=None, *, seed: bytes = b"coin blockbuilder", time: int | None = None):
+        """`seed` derives the private key; `time` is the earliest block time to use
+        (e.g. the current time, so that a node does not take the chain for stale)."""
         self.params = params if params is not None else get_params("regtest")
         self.privkey = sha256(seed)
         self.pubkey = ecc.pubkey_from_privkey(self.privkey, compressed=True)
@@ -228,8 +230,8 @@ class BlockBuilder:
                    set_tip: bool | None = None) -> Block:
         """Build, mine and record a block on `prev` (default: the tip) holding `txs`.
 
-        Defaults: time = max(parent time + 1, parent MTP + 1) (and never behind the
-        builder's clock), bits = what the parent requires, fees = what the builder knows
+        Defaults: time = max(parent time + 1, parent MTP + 1, the builder's `time`
+        floor, which defaults to the genesis time), bits = what the parent requires, fees = what the builder knows
         of `txs`, coinbase to the builder's P2WPKH, a fresh extra nonce (so no two
         coinbases collide, BIP-0030). See the module docstring for the tweaks.
         """
@@ -238,7 +240,7 @@ class BlockBuilder:
             set_tip = prev is self.tip
         height = prev.height + 1
         if time is None:
-            time = max(prev.header.time + 1, prev.median_time_past() + 1)
+            time = max(prev.header.time + 1, prev.median_time_past() + 1, self.time)
         if bits is None:
             bits = get_next_work_required(prev, time, self.params)
         for tx in txs:

@@ -27,3 +27,5 @@ BIPs: BIP-0016 (P2SH flag), BIP-0030, BIP-0034, BIP-0065/0066/0112/0147 flag hei
 BIP-0068, BIP-0113, BIP-0141 (commitment, weight, sigop cost), CVE-2012-2459 and
 CVE-2018-17144 checks. Taproot (BIP-0341/342) is not part of the rules yet.
 """
+
+__all__: list[str] = []
