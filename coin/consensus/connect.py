@@ -60,7 +60,7 @@ _BIP30_REPEATS = {
 _BIP30_REPEAT_HASHES = frozenset(_BIP30_REPEATS.values())
 
 # Inputs per task handed to the executor: big enough to amortise the hand-off.
-SCRIPT_CHECK_BATCH = 32
+SCRIPT_CHECK_BATCH = 128
 
 
 def is_bip30_repeat(height: int, block_hash_bytes: bytes) -> bool:
