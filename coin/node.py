@@ -39,23 +39,27 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import coin
+from coin.chain.chainstate import ChainState
 from coin.config import Config, ConfigError
 from coin.log import NodeLogging
+from coin.mining.miner import Miner
 from coin.params import ChainParams, get_params
-from coin.rpc import control
+from coin.rpc import blockchain, control, mining
 from coin.rpc.server import RPCServer
 from coin.rpc.table import RPCTable
 
-__all__ = ["Clock", "Component", "Node", "LOCK_FILENAME"]
+__all__ = ["ChainComponent", "Clock", "Component", "Node", "LOCK_FILENAME"]
 
 LOCK_FILENAME = ".lock"
 CLIENT_NAME = "coind"
@@ -121,6 +125,28 @@ class Node:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started_components: list[Component] = []
         self._logging_started = False
+        # One thread for everything that reads or changes chain and mempool state, as
+        # Core serialises on cs_main; the miner grinds nonces on threads of its own.
+        self._validation = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validation")
+        self._mining = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mining")
+        self._wire_components()
+
+    def _wire_components(self) -> None:
+        """Build the components this node runs and register their RPC method groups."""
+        self.miner = Miner()
+        self.add_component(ChainComponent(self))
+        self.rpc_table.add_module(blockchain)
+        self.rpc_table.add_module(mining)
+
+    async def run_validation(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` on the validation thread (all chain and mempool access)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._validation, functools.partial(fn, *args))
+
+    async def run_mining(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a nonce search off the event loop; `node.miner.stop()` ends it early."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._mining, functools.partial(fn, *args))
 
     # -- components and warm-up ------------------------------------------------------
 
@@ -246,6 +272,8 @@ class Node:
     async def stop(self) -> None:
         """Shut down whatever :meth:`start` brought up, in reverse order. Never raises."""
         _log.info("Shutdown: In progress...")
+        if self.miner is not None:
+            self.miner.stop()
         if self.rpc_server is not None:
             try:
                 await self.rpc_server.stop()
@@ -258,6 +286,8 @@ class Node:
             except Exception:  # noqa: BLE001 - one failing component must not block the others
                 _log.exception("Error stopping %s", component.name)
         self._started_components.clear()
+        self._validation.shutdown(wait=True)
+        self._mining.shutdown(wait=True)
         if self._pid_path is not None:
             try:
                 self._pid_path.unlink()
@@ -285,3 +315,69 @@ class Node:
         finally:
             await self.stop()
         return 0
+
+
+class ChainComponent:
+    """The chain state as a node component: opened (or reindexed) at start-up on the
+    validation thread, blocks from ``-loadblock`` files imported in the background once
+    RPC answers (as Core's ThreadImport), flushed and closed at shutdown."""
+
+    name = "chainstate"
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._import_task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        node, config = self.node, self.node.config
+        node.set_warmup("Loading block index…")
+
+        def open_chain() -> ChainState:
+            cs = ChainState(node.params, node.net_datadir,
+                            dbcache_mib=config.get_int("dbcache", 300), clock=node.clock)
+            if config.get_bool("reindex", False):
+                node.set_warmup("Reindexing blocks…")
+                cs.reindex(_progress("Reindexing"))
+            return cs
+
+        node.chainstate = await node.run_validation(open_chain)
+        tip = node.chainstate.tip
+        _log.info("Loaded best chain: hashBestChain=%s height=%d", tip.hash, tip.height)
+        files = config.get_list("loadblock")
+        if files:
+            self._import_task = asyncio.create_task(self._import(files))
+
+    async def _import(self, files: list[str]) -> None:
+        for path in files:
+            if self.node.shutdown_requested:
+                return
+            _log.info("Importing blocks file %s...", path)
+            try:
+                counts = await self.node.run_validation(
+                    self.node.chainstate.load_block_file, path, _progress(f"Importing {path}"))
+            except OSError as e:
+                _log.error("Unable to open file %s: %s", path, e.strerror)
+                continue
+            _log.info("Imported %s: %s", path, counts)
+
+    async def stop(self) -> None:
+        if self._import_task is not None:
+            try:
+                await self._import_task
+            except Exception:  # noqa: BLE001 - logged; shutdown goes on
+                _log.exception("Block import failed")
+        if self.node.chainstate is not None:
+            await self.node.run_validation(self.node.chainstate.close)
+
+
+def _progress(what: str) -> Callable[[int, int, int], None]:
+    """A progress callback that logs a line at every 10% of the bytes done."""
+    state = {"next": 0}
+
+    def report(blocks: int, done: int, total: int) -> None:
+        percent = 100 * done // total if total else 100
+        if percent >= state["next"]:
+            _log.info("%s: %d blocks, %d%%", what, blocks, percent)
+            state["next"] = percent // 10 * 10 + 10
+
+    return report

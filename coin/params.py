@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from coin.primitives import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
 from coin.primitives.transaction import NULL_HASH
 
-__all__ = ["ChainParams", "get_params", "NETWORKS", "COIN", "MAX_MONEY"]
+__all__ = ["ChainParams", "get_params", "NETWORKS", "COIN", "MAX_MONEY", "NO_TIMEOUT"]
 
 COIN = 100_000_000
+NO_TIMEOUT = 2**63 - 1  # Core's Consensus::BIP9Deployment::NO_TIMEOUT
 MAX_MONEY = 21_000_000 * COIN
 
 _GENESIS_SCRIPT_SIG = (
@@ -86,6 +87,9 @@ class ChainParams:
     max_tip_age: int = 24 * 60 * 60   # IBD ends once the tip is younger than this
     rule_change_window: int = 2016
     rule_change_threshold: int = 1815
+    # BIP-0009 deployments still signalled by version bits: (name, bit, start time,
+    # timeout, min activation height). Everything else is buried (heights above).
+    version_bits_deployments: tuple[tuple[str, int, int, int, int], ...] = ()
 
     @property
     def genesis_hash_bytes(self) -> bytes:
@@ -161,6 +165,7 @@ _REGTEST = ChainParams(
     bip44_coin_type=1,
     rule_change_window=144,
     rule_change_threshold=108,
+    version_bits_deployments=(("testdummy", 28, 0, NO_TIMEOUT, 0),),
 )
 
 NETWORKS: dict[str, ChainParams] = {"main": _MAIN, "regtest": _REGTEST}

@@ -11,12 +11,18 @@ Core's InferDescriptor does with no signing provider:
 - everything else (OP_RETURN, non-standard, hybrid keys): `raw(<hex>)`;
 
 each followed by `#` and its 8-character checksum (`descsum_create`).
+
+`descriptor_to_script(desc, params)` parses the single-script descriptors the
+generating RPCs accept: addr(), raw(), pk(), pkh(), wpkh(), sh(wpkh()) with hex keys;
+a checksum, when present, must be right. Anything else raises InvalidDescriptor.
 """
 
-from coin.crypto.address import script_to_address
+from coin.crypto.address import InvalidAddress, address_to_script, script_to_address
+from coin.crypto.hashes import hash160
 from coin.script.standard import classify
 
-__all__ = ["descsum_create", "descsum_check", "infer_descriptor"]
+__all__ = ["descsum_create", "descsum_check", "infer_descriptor", "descriptor_to_script",
+           "InvalidDescriptor"]
 
 _INPUT_CHARSET = ("0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~"
                   "ijklmnopqrstuvwxyzABCDEFGH`#\"\\ ")
@@ -104,3 +110,52 @@ def infer_descriptor(script_pubkey: bytes, params) -> str:
         address = script_to_address(script_pubkey, params)
         desc = f"addr({address})" if address is not None else f"raw({script_pubkey.hex()})"
     return descsum_create(desc)
+
+
+class InvalidDescriptor(ValueError):
+    """A descriptor we cannot parse, or a wrong checksum."""
+
+
+def _hex_key(text: str, compressed_only: bool) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise InvalidDescriptor(f"key '{text}' is not valid") from None
+    if not _valid_non_hybrid(key) or (compressed_only and len(key) != 33):
+        raise InvalidDescriptor(f"key '{text}' is not valid")
+    return key
+
+
+def _inner(desc: str, name: str) -> str | None:
+    if desc.startswith(name + "(") and desc.endswith(")"):
+        return desc[len(name) + 1:-1]
+    return None
+
+
+def descriptor_to_script(desc: str, params) -> bytes:
+    """The scriptPubKey of a single-script descriptor (see the module doc)."""
+    if "#" in desc:
+        if not descsum_check(desc):
+            raise InvalidDescriptor("Provided checksum does not match computed checksum")
+        desc = desc.rpartition("#")[0]
+    if (arg := _inner(desc, "addr")) is not None:
+        try:
+            return address_to_script(arg, params)
+        except InvalidAddress as e:
+            raise InvalidDescriptor(f"Address is not valid: {e}") from None
+    if (arg := _inner(desc, "raw")) is not None:
+        try:
+            return bytes.fromhex(arg)
+        except ValueError:
+            raise InvalidDescriptor("Raw script is not hex") from None
+    if (arg := _inner(desc, "pk")) is not None:
+        key = _hex_key(arg, False)
+        return bytes([len(key)]) + key + b"\xac"
+    if (arg := _inner(desc, "pkh")) is not None:
+        return b"\x76\xa9\x14" + hash160(_hex_key(arg, False)) + b"\x88\xac"
+    if (arg := _inner(desc, "wpkh")) is not None:
+        return b"\x00\x14" + hash160(_hex_key(arg, True))
+    if (arg := _inner(desc, "sh")) is not None and (inner := _inner(arg, "wpkh")) is not None:
+        redeem = b"\x00\x14" + hash160(_hex_key(inner, True))
+        return b"\xa9\x14" + hash160(redeem) + b"\x87"
+    raise InvalidDescriptor(f"'{desc}' is not a supported descriptor")
