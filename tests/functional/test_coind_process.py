@@ -173,3 +173,35 @@ def test_node_mocktime_clock(tmp_path):
     assert node.clock() == 1700000000
     node.clock.set_mocktime(0)
     assert node.clock() > 1700000000
+
+
+def test_regtest_starts_with_default_datadir(tmp_path):
+    """`coind -regtest` needs no configuration: ~/.coin/regtest is created (HOME points to a
+    temporary directory; only the RPC port is chosen so parallel test runs do not collide).
+    """
+    import os
+
+    port = free_port()
+    env = dict(os.environ, HOME=str(tmp_path))
+    proc = subprocess.Popen(coind_cmd("-regtest", f"-rpcport={port}"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cookie = tmp_path / ".coin" / "regtest" / ".cookie"
+    try:
+        client = RPCClient("127.0.0.1", port, cookie_path=cookie, timeout=30)
+
+        def up():
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                return isinstance(client.call("uptime"), int)
+            except Exception:  # noqa: BLE001 - still starting
+                return False
+
+        wait_until(up, what="coind with the default datadir")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert (tmp_path / ".coin" / "regtest" / "debug.log").exists()
+        assert not cookie.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
