@@ -27,7 +27,9 @@ Attachment points for the components written elsewhere (set them, register them 
     node.miner        # coin.mining: block templates and the native miner
 
 A component is any object with ``name: str``, ``async start()`` and ``async stop()``
-(:class:`Component`). ``node.clock`` (a :class:`Clock`) is the one time source to pass
+(:class:`Component`). Its ``stop()`` is called even when its ``start()`` failed or was
+cancelled midway (a shutdown request during warm-up abandons the start-up), so it must
+tolerate a partial start. ``node.clock`` (a :class:`Clock`) is the one time source to pass
 to components: ``node.clock()`` is Unix time in seconds, mockable with
 ``node.clock.set_mocktime(t)`` (``-mocktime``, later ``setmocktime``).
 
@@ -264,8 +266,8 @@ class Node:
         for component in self.components:
             self.set_warmup(f"Loading {component.name}…")
             _log.info("Starting %s", component.name)
+            self._started_components.append(component)  # stopped even if start() fails midway
             await component.start()
-            self._started_components.append(component)
         self.finish_warmup()
         _log.info("init message: Done loading")
 
@@ -305,9 +307,20 @@ class Node:
 
         Raises ConfigError if start-up fails (after undoing the partial start).
         """
+        starting = asyncio.ensure_future(self.start())
+        waiting = asyncio.ensure_future(self._shutdown.wait())
         try:
-            await self.start()
+            await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                # A shutdown request while a component is still loading (SIGTERM during
+                # warm-up): abandon the start and shut down what is up.
+                _log.info("Shutdown requested during start-up")
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+            else:
+                starting.result()  # re-raise a start-up error
         except BaseException:
+            waiting.cancel()
             await self.stop()
             raise
         try:

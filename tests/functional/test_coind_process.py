@@ -205,3 +205,22 @@ def test_regtest_starts_with_default_datadir(tmp_path):
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+def test_shutdown_request_during_warmup(tmp_path):
+    """SIGTERM (here: request_shutdown) while a component is still loading stops the node."""
+    config = parse_args([f"-datadir={tmp_path}", "-regtest", f"-rpcport={free_port()}"])
+    events: list[str] = []
+
+    async def scenario():
+        node = Node(config)
+        node.add_component(SlowComponent(events))  # never released
+        runner = asyncio.create_task(node.run())
+        while "start" not in events:
+            await asyncio.sleep(0.01)
+        node.request_shutdown()
+        assert await asyncio.wait_for(runner, 60) == 0
+        assert events == ["start", "stop"]
+        assert not (config.net_datadir / ".cookie").exists()
+
+    asyncio.run(scenario())
