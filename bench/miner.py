@@ -103,14 +103,18 @@ def hashrate_threads() -> Measure:
 
 @benchmark("miner.limit")
 def limit() -> Measure:
-    """This CPU's SHA-256 limit for mining (hashlib on 1 MiB / 128 bytes a nonce)."""
+    """This CPU's SHA-256 limit for mining (hashlib on 1 MiB / 128 bytes a nonce).
+
+    Baseline: one native thread, so ratio = limit / one thread; below 1 means one thread
+    beats hashlib's bulk SHA-256 throughput (the target is one thread >= 0.85 x limit,
+    i.e. ratio <= 1 / 0.85).
+    """
     lim, one = best_rates(_sha256_limit(), _native())
     return Measure(
         lim / _MH, "MH/s", one / _MH, "miner.hashrate.1thread",
-        ratio=one / lim,
         extra={
-            "ratio_is": "baseline/value: one native thread as a fraction of the limit",
-            "note": f"one thread at {one / lim:.2f} of the limit (target >= 0.85)",
+            "one_thread_of_limit": round(one / lim, 3),
+            "note": f"one native thread at {one / lim:.2f} x the limit (target >= 0.85)",
             "impl": _impl_name(),
         },
     )
