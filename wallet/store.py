@@ -42,7 +42,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -341,6 +341,7 @@ class Wallet:
         self.birthday_height = int(meta["birthday_height"])
         self.gap_limit = int(meta.get("gap_limit", GAP_LIMIT))
         self._accounts: dict[int, Account] = {}
+        self._batch_depth = 0
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -365,7 +366,29 @@ class Wallet:
     def _write(self):
         if self._conn is None:
             raise WalletError("wallet is closed")
+        if self._batch_depth:
+            return nullcontext(self._conn)
         return _transaction(self._conn)
+
+    @contextmanager
+    def batch(self) -> Iterator["Wallet"]:
+        """Group many writes into ONE transaction (a chain follower's block range):
+        everything inside commits together or not at all. Re-entrant."""
+        if self._conn is None:
+            raise WalletError("wallet is closed")
+        if self._batch_depth:
+            self._batch_depth += 1
+            try:
+                yield self
+            finally:
+                self._batch_depth -= 1
+            return
+        with _transaction(self._conn):
+            self._batch_depth = 1
+            try:
+                yield self
+            finally:
+                self._batch_depth = 0
 
     def _query(self, sql: str, args=()) -> list[tuple]:
         if self._conn is None:
@@ -545,6 +568,21 @@ class Wallet:
                              "chain = ? AND idx = ?", (account_id, chain, index)).fetchall()
         return self.lookup_script(rows[0][0]).derived()
 
+    def peek_address(self, script_type: ScriptType = ScriptType.P2WPKH, account: int = 0,
+                     chain: int = CHANGE) -> DerivedAddress:
+        """The address `get_new_address` would hand out next, WITHOUT reserving it (a
+        spender's change: it becomes used, and so skipped, once the payment is recorded;
+        a payment that fails leaves no gap in the chain)."""
+        row = self._account_row(script_type, account)
+        if row is None:
+            raise WalletError(f"no {script_type.value} account {account}")
+        column = "next_receive" if chain == RECEIVE else "next_change"
+        (next_index,), = self._query(f"SELECT {column} FROM accounts WHERE id = ?", (row[0],))
+        (highest_used,), = self._query(
+            "SELECT COALESCE(MAX(idx), -1) FROM addresses WHERE account_id = ? AND chain = ? "
+            "AND used", (row[0], chain))
+        return self.account(script_type, account).derive(chain, max(next_index, highest_used + 1))
+
     def get_change_address(self, script_type: ScriptType = ScriptType.P2WPKH,
                            account: int = 0) -> DerivedAddress:
         return self.get_new_address(script_type, account, CHANGE)
@@ -651,6 +689,31 @@ class Wallet:
             sql += " WHERE spent_by IS NULL"
         rows = self._query(sql + " ORDER BY height IS NULL, height, txid, vout")
         return [CoinRecord(t, v, val, s, h, bool(cb), sb) for t, v, val, s, h, cb, sb in rows]
+
+    def coin(self, txid_bytes: bytes, vout: int) -> CoinRecord | None:
+        """One of our coins (spent or not) by outpoint, or None."""
+        rows = self._query("SELECT txid, vout, value, script_pubkey, height, coinbase, spent_by "
+                           "FROM coins WHERE txid = ? AND vout = ?", (txid_bytes, vout))
+        if not rows:
+            return None
+        t, v, val, s, h, cb, sb = rows[0]
+        return CoinRecord(t, v, val, s, h, bool(cb), sb)
+
+    def outpoints(self) -> set[tuple[bytes, int]]:
+        """(txid bytes, vout) of every coin the wallet has recorded, spent or not."""
+        return {(t, v) for t, v in self._query("SELECT txid, vout FROM coins")}
+
+    def unconfirmed_txids(self) -> list[bytes]:
+        return [r[0] for r in self._query("SELECT txid FROM transactions WHERE height IS NULL")]
+
+    def remove_transaction(self, txid_bytes: bytes) -> None:
+        """Forget a transaction that left the chain and the mempool (conflicted, replaced,
+        or a disconnected coinbase): its record, the coins it created, and its spends
+        (the coins it spent become unspent again)."""
+        with self._write() as c:
+            c.execute("DELETE FROM transactions WHERE txid = ?", (txid_bytes,))
+            c.execute("DELETE FROM coins WHERE txid = ?", (txid_bytes,))
+            c.execute("UPDATE coins SET spent_by = NULL WHERE spent_by = ?", (txid_bytes,))
 
     def balance(self) -> int:
         """Sum of unspent coins in satoshis (confirmed or not; maturity is the caller's)."""
