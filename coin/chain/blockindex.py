@@ -89,7 +89,7 @@ class BlockIndexEntry:
     """One header in the block tree, with what we know about its block."""
 
     __slots__ = ("hash_bytes", "header", "height", "prev", "skip", "chain_work", "status",
-                 "n_tx", "chain_tx", "file_no", "data_pos", "undo_pos", "sequence_id")
+                 "n_tx", "chain_tx", "file_no", "data_pos", "undo_pos", "sequence_id", "_mtp")
 
     def __init__(self, header: BlockHeader, prev: "BlockIndexEntry | None", *,
                  hash_bytes: bytes | None = None, status: int = BlockStatus.NONE):
@@ -106,6 +106,7 @@ class BlockIndexEntry:
         self.data_pos = 0
         self.undo_pos = 0
         self.sequence_id = 0    # order blocks' data arrived in (first seen wins work ties)
+        self._mtp = None
 
     # -- the interface consensus code uses ------------------------------------------
 
@@ -136,7 +137,10 @@ class BlockIndexEntry:
         return walk
 
     def median_time_past(self) -> int:
-        """Median of the times of the last 11 blocks ending here (Core's GetMedianTimePast)."""
+        """Median of the times of the last 11 blocks ending here (Core's GetMedianTimePast).
+        Computed once: it depends only on this block and its ancestors."""
+        if self._mtp is not None:
+            return self._mtp
         times = []
         e = self
         for _ in range(MEDIAN_TIME_SPAN):
@@ -145,7 +149,8 @@ class BlockIndexEntry:
             times.append(e.header.time)
             e = e.prev
         times.sort()
-        return times[len(times) // 2]
+        self._mtp = times[len(times) // 2]
+        return self._mtp
 
     # -- status ----------------------------------------------------------------------
 

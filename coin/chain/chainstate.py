@@ -78,6 +78,7 @@ log = logging.getLogger("coin.chain")
 DEFAULT_DBCACHE_MIB = 300
 DEFAULT_FLUSH_INTERVAL = 300.0     # seconds between periodic flushes
 DEFAULT_MAX_ORPHANS = 1000         # blocks waiting for their parent
+INDEX_WRITE_INTERVAL = 1.0         # seconds between group commits of new entries in IBD
 _RECENT_BLOCKS = 64                # accepted blocks kept in memory for the connect that follows
 EVENTS = ("block_connected", "block_disconnected", "tip_changed")
 
@@ -168,6 +169,8 @@ class ChainState:
         self._sequence = 1
         self._best_header: BlockIndexEntry | None = None
         self._last_flush = time.monotonic()
+        self._last_index_write = time.monotonic()
+        self._pending_index: list[BlockIndexEntry] = []
         self.coins_db = CoinsViewDB(self.db)
         self.coins_tip = CoinsViewCache(self.coins_db)
 
@@ -465,11 +468,15 @@ class ChainState:
         self._dirty.add(entry)
         self._remember_recent(block)
         self._received_block_transactions(entry)
-        if not self._importing:
-            # One block at a time (P2P, submitblock): durable as soon as accepted. An
-            # import (-loadblock, reindex) writes its entries with the next flush instead
-            # of one fsync per block; a crash mid-import loses only that import's progress.
-            self._write_index_now([entry])
+        self._pending_index.append(entry)
+        if not self._importing and (
+                not self.is_initial_block_download()
+                or time.monotonic() - self._last_index_write >= INDEX_WRITE_INTERVAL):
+            # Out of IBD a block is durable as soon as it is accepted (one fsync each).
+            # In IBD entries are group-committed at most every INDEX_WRITE_INTERVAL
+            # seconds; an import (-loadblock, reindex) writes them with its final flush.
+            # A crash loses only blocks accepted since: re-downloaded or re-imported.
+            self._write_index_now([])
         return entry
 
     def _remember_recent(self, block: Block) -> None:
@@ -739,16 +746,16 @@ class ChainState:
         return recs
 
     def _write_index_now(self, entries: list[BlockIndexEntry]) -> None:
-        """Write these index entries now (not the coins), after fsyncing the blk files
-        they point into. Used when a block is stored (or found invalid before it could be
-        connected), so it survives a crash before the next flush. The entries carry no
-        undo position that is not already on disk: undo is written only at connect, and
-        a connected entry goes out with the next flush, after the rev files' fsync."""
-        self.blockfiles.sync(blocks_only=True)
+        """Write these (and the pending) index entries now, not the coins, after fsyncing
+        the blk/rev files they point into. Used when blocks are stored (or found invalid
+        before they could be connected), so they survive a crash before the next flush;
+        at start-up they are reconnected on top of the best-block marker."""
+        entries = list(entries) + [e for e in self._pending_index if e not in entries]
+        self._pending_index = []
+        self._last_index_write = time.monotonic()
+        self.blockfiles.sync()
         with self.db.batch(sync=False) as wb:
             for e in entries:
-                if e.have_undo and e.undo_pos and self.blockfiles.needs_sync:
-                    continue  # points into a rev file not yet fsynced: wait for the flush
                 wb.put(layout.block_index_key(e.hash_bytes), e.to_record())
                 self._dirty.discard(e)
             for n, info in self.blockfiles.take_dirty_infos().items():
@@ -763,6 +770,7 @@ class ChainState:
         else:
             self.coins_tip.sync(recs)
         self._dirty.clear()
+        self._pending_index = []
         self._last_flush = time.monotonic()
 
     def _maybe_flush(self) -> None:

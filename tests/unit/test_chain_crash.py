@@ -34,9 +34,10 @@ from coin.chain.blockfiles import read_blk_file
 from coin.chain.chainstate import ChainState
 from coin.params import get_params
 params = get_params("regtest")
-datadir, blocks, flush_interval, dbcache = sys.argv[1:5]
+datadir, blocks, flush_interval, dbcache, now = sys.argv[1:6]
+clock = (lambda: float(now)) if float(now) else None
 cs = ChainState(params, datadir, flush_interval=float(flush_interval), dbcache_mib=int(dbcache),
-                script_threads=2)
+                script_threads=2, **({"clock": clock} if clock else {}))
 print("ready", flush=True)
 for n, (_, block) in enumerate(read_blk_file(blocks, params.magic)):
     if cs.process_new_block(block)[1]:
@@ -90,7 +91,8 @@ def scenario(tmp_path_factory):
     feed = root / "feed.dat"
     feed.write_bytes(b"".join(REGTEST.magic + struct.pack("<I", len(r)) + r
                               for r in (blk.to_bytes() for blk in a[100:] + b)))
-    return {"seed": seed, "feed": feed, "expected": expected, "final": b[-1].hash_bytes}
+    return {"seed": seed, "feed": feed, "expected": expected, "final": b[-1].hash_bytes,
+            "now": b[-1].header.time + 600}
 
 
 def _check(datadir, expected) -> int:
@@ -110,8 +112,11 @@ def test_sigkill_at_random_points_restarts_consistent(tmp_path, scenario):
     heights = []
     for i in range(8):
         flush_interval, dbcache = [("0", "300"), ("1e9", "300"), ("1e9", "0")][i % 3]
+        # Half the runs out of IBD (every block durable at once), half in IBD (group commits).
+        now = str(scenario["now"]) if i % 2 else "0"
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(datadir), str(scenario["feed"]), flush_interval, dbcache],
+            [sys.executable, "-c", CHILD, str(datadir), str(scenario["feed"]), flush_interval, dbcache,
+             now],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert child.stdout.readline().strip() == "ready", child.stderr.read()
@@ -129,7 +134,7 @@ def test_sigkill_at_random_points_restarts_consistent(tmp_path, scenario):
         shutil.copytree(datadir, copy)
         heights.append(_check(copy, scenario["expected"]))
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(datadir), str(scenario["feed"]), "300", "300"],
+        [sys.executable, "-c", CHILD, str(datadir), str(scenario["feed"]), "300", "300", "0"],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == "done"

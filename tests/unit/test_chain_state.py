@@ -361,20 +361,43 @@ def test_time_too_new_uses_the_injected_clock(tmp_path, main_chain):
         assert cs.get_entry(main_chain[0].hash_bytes) is None
 
 
+def _crash(cs: ChainState) -> None:
+    """Release the database without flushing the cache or the index (a process death)."""
+    cs._executor.shutdown()
+    cs.db.close()
+
+
 def test_crash_without_close_restarts_consistent(tmp_path, main_chain):
-    with new_state(tmp_path / "ref") as ref:
-        feed(ref, main_chain)
-        expect = ref.utxo_stats()
+    """Out of initial block download every accepted block is durable at once: after a
+    crash the blocks stored after the best-block marker are reconnected."""
+    expect = reference_stats(tmp_path, "ref", main_chain)[0]
+    synced = lambda: main_chain[-1].header.time + 600   # noqa: E731 - the tip is recent: not IBD
+    cs = new_state(tmp_path / "d", clock=synced)
+    feed(cs, main_chain[:100])
+    cs.flush()
+    feed(cs, main_chain[100:])
+    assert not cs.is_initial_block_download()
+    _crash(cs)
+    with new_state(tmp_path / "d", clock=synced) as cs2:
+        assert cs2.tip.hash == main_chain[-1].hash
+        assert cs2.utxo_stats() == expect
+
+
+def test_crash_in_ibd_loses_only_uncommitted_blocks(tmp_path, main_chain):
+    """In IBD new entries are group-committed: a crash may lose the last blocks, never
+    consistency. The lost blocks are simply accepted again."""
     cs = new_state(tmp_path / "d")
     feed(cs, main_chain[:100])
     cs.flush()
     feed(cs, main_chain[100:])
-    # "Crash": release the database without flushing the cache or the index.
-    cs._executor.shutdown()
-    cs.db.close()
+    assert cs.is_initial_block_download()
+    _crash(cs)
     with new_state(tmp_path / "d") as cs2:
-        assert cs2.tip.hash == main_chain[-1].hash   # stored blocks after the marker reconnect
-        assert cs2.utxo_stats() == expect
+        height = cs2.height
+        assert 100 <= height <= 110
+        assert cs2.utxo_stats() == reference_stats(tmp_path, "ref", main_chain[:height])[0]
+        feed(cs2, main_chain[height:])
+        assert cs2.height == 110
 
 
 def test_reindex_rebuilds_the_same_state(tmp_path, builder, main_chain):
