@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from coin.chain import layout
 from coin.chain.blockfiles import BlockFiles, FilePos, blk_path, read_blk_file
@@ -79,7 +80,10 @@ DEFAULT_DBCACHE_MIB = 300
 DEFAULT_FLUSH_INTERVAL = 300.0     # seconds between periodic flushes
 DEFAULT_MAX_ORPHANS = 1000         # blocks waiting for their parent
 INDEX_WRITE_INTERVAL = 1.0         # seconds between group commits of new entries in IBD
-_RECENT_BLOCKS = 64                # accepted blocks kept in memory for the connect that follows
+DEFAULT_MAX_ORPHAN_BYTES = 64 << 20  # bytes of orphan blocks held in memory
+MAX_FILE_ORPHANS = 100_000         # orphans from files: only their file position is held
+_RECENT_BLOCKS = 16                # accepted blocks kept in memory for the connect that follows
+_RECENT_BYTES = 32 << 20
 EVENTS = ("block_connected", "block_disconnected", "tip_changed")
 
 _U32 = struct.Struct("<I")
@@ -118,6 +122,7 @@ class ChainState:
                  script_threads: int | None = os.cpu_count(),
                  flush_interval: float = DEFAULT_FLUSH_INTERVAL,
                  max_orphans: int = DEFAULT_MAX_ORPHANS,
+                 max_orphan_bytes: int = DEFAULT_MAX_ORPHAN_BYTES,
                  check_scripts: bool = True):
         self.params = params
         self.datadir = os.fspath(datadir)
@@ -126,6 +131,7 @@ class ChainState:
         self.clock = clock
         self.flush_interval = flush_interval
         self.max_orphans = max_orphans
+        self.max_orphan_bytes = max_orphan_bytes
         self.check_scripts = check_scripts
         self._lock = threading.RLock()
         self._subscribers: dict[str, list[Callable]] = {name: [] for name in EVENTS}
@@ -162,9 +168,12 @@ class ChainState:
         self._candidates: set[BlockIndexEntry] = set()
         self._unlinked: dict[bytes, list[BlockIndexEntry]] = {}
         self._dirty: set[BlockIndexEntry] = set()
-        self._orphans: collections.OrderedDict[bytes, Block] = collections.OrderedDict()
+        self._orphans: collections.OrderedDict[bytes, _Orphan] = collections.OrderedDict()
         self._orphans_by_prev: dict[bytes, set[bytes]] = {}
+        self._orphan_mem = 0
+        self._orphan_bytes = 0
         self._recent: collections.OrderedDict[bytes, Block] = collections.OrderedDict()
+        self._recent_bytes = 0
         self._invalid_reasons: dict[bytes, Rejection] = {}
         self._sequence = 1
         self._best_header: BlockIndexEntry | None = None
@@ -425,9 +434,11 @@ class ChainState:
                 raise rejection
             return True, True
 
-    def _process_block(self, block: Block, pos: FilePos | None = None) -> BlockIndexEntry | None:
+    def _process_block(self, block: Block, pos: FilePos | None = None,
+                       source: tuple[str, int, int] | None = None) -> BlockIndexEntry | None:
         """Check and store one block and any orphans waiting for it; no activation.
-        Returns None for a duplicate."""
+        `pos`: where the block already is in our blk files (reindex); `source`: (path,
+        offset, length) of the file it was read from. Returns None for a duplicate."""
         h = block.hash_bytes
         entry = self.index.get(h)
         if entry is not None:
@@ -438,7 +449,7 @@ class ChainState:
                 return None
         check_block(block, self.params)
         if block.header.prev_hash_bytes not in self.index:
-            self._add_orphan(block)
+            self._add_orphan(block, pos, source)
             raise Rejection("prev-blk-not-found",
                             f"previous block {block.header.prev_hash} not found",
                             kind=RejectKind.PREV_MISSING, ban_score=0)
@@ -480,10 +491,14 @@ class ChainState:
         return entry
 
     def _remember_recent(self, block: Block) -> None:
+        if block.hash_bytes in self._recent:
+            return
         self._recent[block.hash_bytes] = block
-        self._recent.move_to_end(block.hash_bytes)
-        while len(self._recent) > _RECENT_BLOCKS:
-            self._recent.popitem(last=False)
+        self._recent_bytes += block.total_size
+        while len(self._recent) > _RECENT_BLOCKS or (
+                self._recent_bytes > _RECENT_BYTES and len(self._recent) > 1):
+            _, old = self._recent.popitem(last=False)
+            self._recent_bytes -= old.total_size
 
     def _received_block_transactions(self, entry: BlockIndexEntry) -> None:
         """Core's ReceivedBlockTransactions: link chain_tx and candidates once the whole
@@ -503,32 +518,52 @@ class ChainState:
                 self._candidates.add(e)
             queue.extend(self._unlinked.pop(e.hash_bytes, ()))
 
-    def _add_orphan(self, block: Block) -> None:
+    def _add_orphan(self, block: Block, pos: FilePos | None = None,
+                    source: tuple[str, int, int] | None = None) -> None:
+        """Keep a block whose parent is unknown. From a file (-loadblock, reindex) only
+        its place in the file is kept (Core's mapBlocksUnknownParent); a block from the
+        network is held in memory, bounded by count and bytes, oldest evicted first."""
         h = block.hash_bytes
         if h in self._orphans or self.max_orphans <= 0:
             return
-        self._orphans[h] = block
-        self._orphans_by_prev.setdefault(block.header.prev_hash_bytes, set()).add(h)
-        while len(self._orphans) > self.max_orphans:
-            old_hash, old = self._orphans.popitem(last=False)
-            waiting = self._orphans_by_prev.get(old.header.prev_hash_bytes)
-            if waiting is not None:
-                waiting.discard(old_hash)
-                if not waiting:
-                    del self._orphans_by_prev[old.header.prev_hash_bytes]
+        prev = block.header.prev_hash_bytes
+        size = 0 if source is not None else block.total_size
+        self._orphans[h] = _Orphan(prev, None if source is not None else block, source, pos, size)
+        self._orphans_by_prev.setdefault(prev, set()).add(h)
+        if source is None:
+            self._orphan_mem += 1
+            self._orphan_bytes += size
+        while self._orphan_mem > self.max_orphans or self._orphan_bytes > self.max_orphan_bytes:
+            oldest = next(k for k, o in self._orphans.items() if o.block is not None)
+            self._drop_orphan(oldest)
+        while len(self._orphans) > MAX_FILE_ORPHANS:
+            self._drop_orphan(next(iter(self._orphans)))
+
+    def _drop_orphan(self, h: bytes) -> "_Orphan | None":
+        o = self._orphans.pop(h, None)
+        if o is None:
+            return None
+        if o.block is not None:
+            self._orphan_mem -= 1
+            self._orphan_bytes -= o.size
+        waiting = self._orphans_by_prev.get(o.prev_hash)
+        if waiting is not None:
+            waiting.discard(h)
+            if not waiting:
+                del self._orphans_by_prev[o.prev_hash]
+        return o
 
     def _process_orphans(self, parent_hash: bytes) -> None:
         queue = [parent_hash]
         while queue:
             p = queue.pop()
-            for h in sorted(self._orphans_by_prev.pop(p, ())):
-                block = self._orphans.pop(h, None)
-                if block is None:
-                    continue
+            for h in sorted(self._orphans_by_prev.get(p, ())):
+                o = self._drop_orphan(h)
                 try:
-                    self._accept_block(block)
-                except Rejection as r:
-                    log.info("orphan block %s rejected: %s", block.hash, r)
+                    block = o.block if o.block is not None else _read_source(o.source)
+                    self._accept_block(block, o.pos)
+                except (Rejection, OSError, DecodeError) as r:
+                    log.info("orphan block %s rejected: %s", hash_to_hex(h), r)
                     continue
                 queue.append(h)
 
@@ -802,7 +837,7 @@ class ChainState:
             try:
                 for offset, block in read_blk_file(path, self.params.magic):
                     counts["read"] += 1
-                    self._import_one(block, None, counts)
+                    self._import_one(block, None, counts, (os.fspath(path), offset, block.total_size))
                     if progress is not None:
                         progress(counts["read"], offset, total)
                 counts["orphan"] = len(self._orphans)
@@ -815,9 +850,10 @@ class ChainState:
         log.info("Loaded %d blocks from %s: %s", counts["read"], path, counts)
         return counts
 
-    def _import_one(self, block: Block, pos: FilePos | None, counts: dict) -> None:
+    def _import_one(self, block: Block, pos: FilePos | None, counts: dict,
+                    source: tuple[str, int, int]) -> None:
         try:
-            entry = self._process_block(block, pos)
+            entry = self._process_block(block, pos, source)
         except Rejection as r:
             if r.kind is RejectKind.PREV_MISSING:
                 return
@@ -861,7 +897,8 @@ class ChainState:
                     path = blk_path(self.blocks_dir, n)
                     for offset, block in read_blk_file(path, self.params.magic):
                         counts["read"] += 1
-                        self._import_one(block, FilePos(n, offset), counts)
+                        self._import_one(block, FilePos(n, offset), counts,
+                                         (path, offset, block.total_size))
                         if progress is not None:
                             progress(counts["read"], done + offset, total)
                     done += os.path.getsize(path)
@@ -906,3 +943,20 @@ def _cs_len(data: bytes, pos: int) -> int:
     """Length of the CompactSize at `pos`."""
     first = data[pos]
     return 1 if first < 0xFD else 3 if first == 0xFD else 5 if first == 0xFE else 9
+
+
+class _Orphan(NamedTuple):
+    """A block waiting for its parent: in memory, or where to re-read it from a file."""
+
+    prev_hash: bytes
+    block: Block | None
+    source: tuple[str, int, int] | None   # (path, offset, length)
+    pos: FilePos | None                   # its place in our own blk files (reindex)
+    size: int
+
+
+def _read_source(source: tuple[str, int, int]) -> Block:
+    path, offset, length = source
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return Block.from_bytes(f.read(length))

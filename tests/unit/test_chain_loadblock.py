@@ -139,3 +139,42 @@ def test_tampered_block_170_stops_the_chain_at_169(tmp_path, raw, oracle):
         assert cs.process_new_block(b170) == (True, True)
         assert cs.tip.hash == TIP_255
         assert cs.utxo_stats().hash_serialized == _hash_serialized(oracle)
+
+
+def test_file_orphans_keep_only_their_position(tmp_path, raw, oracle):
+    """Blocks 2-255 without block 1: every one waits for its parent, remembered by its
+    place in the file (nothing held in memory); block 1 then releases them all."""
+    recs = _records(raw)
+    path = tmp_path / "no-block-1.dat"
+    path.write_bytes(_blk(recs[1:]))
+    with ChainState(MAIN, tmp_path / "d", script_threads=1, max_orphans=10) as cs:
+        counts = cs.load_block_file(path)
+        assert counts["orphan"] == 254 and cs.height == 0
+        assert all(o.block is None for o in cs._orphans.values())
+        assert cs.process_new_block(Block.from_bytes(recs[0])) == (True, True)
+        assert cs.tip.hash == TIP_255 and cs.orphan_count == 0
+        assert cs.utxo_stats().hash_serialized == _hash_serialized(oracle)
+
+
+def test_reindex_of_out_of_order_blk_files_reuses_positions(tmp_path, raw, oracle):
+    """Our own blk file written in a shuffled order (as Core's parallel download leaves
+    them): reindex indexes every block where it lies, without writing any again."""
+    recs = _records(raw)
+    rng = random.Random(7)
+    shuffled = recs[:]
+    rng.shuffle(shuffled)
+    blocks_dir = tmp_path / "d" / "blocks"
+    blocks_dir.mkdir(parents=True)
+    blk0 = blocks_dir / "blk00000.dat"
+    blk0.write_bytes(_blk([MAIN.genesis.to_bytes()] + shuffled))
+    with ChainState(MAIN, tmp_path / "d", script_threads=1) as cs:
+        size = blk0.stat().st_size          # opening appended a genesis of its own
+        counts = cs.reindex()
+        assert blk0.stat().st_size == size
+        assert counts["accepted"] == 255 and counts["orphan"] == 0
+        assert cs.tip.hash == TIP_255
+        assert cs.get_entry(MAIN.genesis_hash_bytes).data_pos == 8
+        assert cs.utxo_stats().hash_serialized == _hash_serialized(oracle)
+    with ChainState(MAIN, tmp_path / "d", script_threads=1) as cs:
+        assert cs.tip.hash == TIP_255
+        assert cs.get_block(cs.tip).hash == TIP_255

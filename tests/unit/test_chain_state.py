@@ -437,3 +437,12 @@ def test_event_handler_errors_do_not_break_the_chain(tmp_path, main_chain):
         assert cs.height == 3
         with pytest.raises(ValueError):
             cs.subscribe("no_such_event", boom)
+
+
+def test_orphan_memory_is_bounded_by_bytes(tmp_path, main_chain):
+    size = main_chain[5].total_size
+    with new_state(tmp_path / "d", max_orphan_bytes=3 * size + 10) as cs:
+        for b in main_chain[5:15]:
+            with pytest.raises(Rejection):
+                cs.process_new_block(b)
+        assert cs.orphan_count == 3
