@@ -114,7 +114,17 @@ class UtxoStats:
 
 
 class ChainState:
-    """The block tree, the active chain and the UTXO set of one network datadir."""
+    """The block tree, the active chain and the UTXO set of one network datadir.
+
+    `datadir` is the network's datadir (e.g. ``<datadir>/regtest``): the LevelDB goes
+    in ``chainstate/`` and the blk/rev files in ``blocks/`` under it. `dbcache_mib`
+    bounds the UTXO cache (flushed and emptied beyond it); `clock` is the node's clock
+    (time-too-new, IBD); `script_threads` > 1 verifies scripts on a thread pool;
+    `flush_interval` seconds between periodic flushes; `max_orphans` /
+    `max_orphan_bytes` bound the blocks held in memory waiting for their parent;
+    `check_scripts=False` skips script verification (for tools and benchmarks only).
+    Thread-safe: every public method takes the chain state's lock.
+    """
 
     def __init__(self, params, datadir: str | os.PathLike, *,
                  dbcache_mib: int = DEFAULT_DBCACHE_MIB,
