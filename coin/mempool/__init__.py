@@ -27,6 +27,8 @@ BIPs: BIP-0125 (replacement; full RBF by default, as Core v28), BIP-0068/0112/01
 This package re-exports the names callers need.
 """
 
+from coin.mempool.orphans import OrphanPool
+from coin.mempool.persist import load_mempool, save_mempool
 from coin.mempool.policy import FeeRate, Policy
 from coin.mempool.pool import AcceptResult, BlockTx, Limits, Mempool, RemovalReason
 
@@ -36,6 +38,9 @@ __all__ = [
     "FeeRate",
     "Limits",
     "Mempool",
+    "OrphanPool",
     "Policy",
     "RemovalReason",
+    "load_mempool",
+    "save_mempool",
 ]
