@@ -146,7 +146,7 @@ NODE_ARGS: tuple[Arg, ...] = tuple(
     + [
         Arg("pid", "path", "coind.pid", "Specify pid file. Relative paths will be prefixed by a net-specific datadir location", _OPT, "<file>"),
         Arg("loadblock", "list", None, "Imports blocks from external file on startup (Bitcoin's blk?????.dat format)", _OPT, "<file>"),
-        Arg("dbcache", "int", "450", "Maximum database cache size <n> MiB", _OPT, "<n>"),
+        Arg("dbcache", "int", "300", "Maximum database cache size <n> MiB", _OPT, "<n>"),
         Arg("txindex", "bool", "0", "Maintain a full transaction index, used by the getrawtransaction rpc call", _OPT),
         Arg("reindex", "bool", "0", "If enabled, wipe chain state and block index, and rebuild them from blk*.dat files on disk", _OPT),
         Arg("reindex-chainstate", "bool", "0", "If enabled, wipe chain state, and rebuild it from blk*.dat files on disk", _OPT),
@@ -164,6 +164,10 @@ NODE_ARGS: tuple[Arg, ...] = tuple(
         Arg("timeout", "int", "5000", "Specify socket connection timeout in milliseconds", _CONN, "<n>"),
         Arg("peertimeout", "int", "60", "Specify a p2p connection timeout delay in seconds", _CONN, "<n>"),
         Arg("bantime", "int", "86400", "Default duration (in seconds) of manually configured bans", _CONN, "<n>"),
+        # -- p2p (coin.p2p.connman) --
+        Arg("whitelist", "list", None, "Add permission flags to the peers connecting from the given IP address (e.g. 1.2.3.4) or CIDR-notated network (e.g. 1.2.3.0/24): they are never discouraged for misbehaviour, only disconnected. Can be specified multiple times.", _CONN, "<[permissions@]IP address or network>"),
+        Arg("networkactive", "bool", "1", "Enable all P2P network activity (default: 1). Can be changed by the setnetworkactive RPC command", _CONN),
+        Arg("autoconnect", "bool", "1, regtest: 0", "Open outbound connections to addresses learned from other peers (always off with -connect)", _CONN),
         Arg("dnsseed", "bool", "0", "Query for peer addresses via DNS lookup (coin has no DNS seeds)", _CONN),
         Arg("uacomment", "list", None, "Append comment to the user agent string", _CONN, "<cmt>"),
         Arg("acceptnonstdtxn", "bool", "0", "Relay and mine \"non-standard\" transactions (test networks only)", _RELAY),

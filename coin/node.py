@@ -55,13 +55,15 @@ import coin
 from coin.chain.chainstate import ChainState
 from coin.config import Config, ConfigError
 from coin.log import NodeLogging
+from coin.mempool.pool import Mempool
 from coin.mining.miner import Miner
 from coin.params import ChainParams, get_params
-from coin.rpc import blockchain, control, mining
+from coin.rpc import blockchain, control, mempool, mining, output_script, rawtransaction
 from coin.rpc.server import RPCServer
 from coin.rpc.table import RPCTable
+from coin.rpc.util import amount_from_value
 
-__all__ = ["ChainComponent", "Clock", "Component", "Node", "LOCK_FILENAME"]
+__all__ = ["ChainComponent", "MempoolComponent", "Clock", "Component", "Node", "LOCK_FILENAME"]
 
 LOCK_FILENAME = ".lock"
 CLIENT_NAME = "coind"
@@ -137,8 +139,9 @@ class Node:
         """Build the components this node runs and register their RPC method groups."""
         self.miner = Miner()
         self.add_component(ChainComponent(self))
-        self.rpc_table.add_module(blockchain)
-        self.rpc_table.add_module(mining)
+        self.add_component(MempoolComponent(self))
+        for module in (blockchain, mempool, mining, output_script, rawtransaction):
+            self.rpc_table.add_module(module)
 
     async def run_validation(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` on the validation thread (all chain and mempool access)."""
@@ -381,6 +384,37 @@ class ChainComponent:
                 _log.exception("Block import failed")
         if self.node.chainstate is not None:
             await self.node.run_validation(self.node.chainstate.close)
+
+
+class MempoolComponent:
+    """The transaction pool as a node component: built on the chain state with the
+    -maxmempool, -minrelaytxfee and -mempoolexpiry settings, following the chain's
+    block connected / disconnected events."""
+
+    name = "mempool"
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def start(self) -> None:
+        node, config = self.node, self.node.config
+        cs = node.chainstate
+        min_relay = amount_from_value(config.get("minrelaytxfee", "0.00001"))
+
+        def build() -> Mempool:
+            pool = Mempool(node.params, cs,
+                           max_size_bytes=config.get_int("maxmempool", 300) * 1_000_000,
+                           min_relay_fee=min_relay,
+                           expiry_hours=config.get_int("mempoolexpiry", 336),
+                           clock=node.clock, sigcache=cs.sigcache)
+            pool.connect_to_chain(cs)
+            pool.loaded = True
+            return pool
+
+        node.mempool = await node.run_validation(build)
+
+    async def stop(self) -> None:
+        pass
 
 
 def _progress(what: str) -> Callable[[int, int, int], None]:

@@ -14,18 +14,29 @@ returns a `BlockTemplate`: a block on top of the current tip with
 
 `mine_block(template, miner, max_tries)` grinds the nonce with the native miner and
 returns the solved block, or None when `max_tries` nonces found nothing.
+
+`test_block_validity(chainstate, block, params, now)` is Core's TestBlockValidity for
+a block on the current tip: every check but proof of work, connected against a
+throwaway layer of the UTXO cache. Raises Rejection with the reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from coin.chain.blockindex import BlockIndexEntry
+from coin.consensus.block_check import (
+    check_block,
+    contextual_check_block,
+    contextual_check_block_header,
+)
+from coin.consensus.connect import connect_block
 from coin.consensus.pow import bits_to_target, get_next_work_required
 from coin.mining.template import create_block
 from coin.mining.versionbits import compute_block_version
 from coin.primitives import Block
 
-__all__ = ["BlockTemplate", "create_new_block", "mine_block",
+__all__ = ["BlockTemplate", "create_new_block", "mine_block", "test_block_validity",
            "DEFAULT_BLOCK_MAX_WEIGHT", "MAX_BLOCK_SIGOPS_COST", "COINBASE_RESERVED_WEIGHT"]
 
 DEFAULT_BLOCK_MAX_WEIGHT = 4_000_000 - 4_000  # Core's -blockmaxweight default (3,996,000)
@@ -65,7 +76,7 @@ def create_new_block(chainstate, params, script_pubkey: bytes, now: float, *, me
             for item in selected:
                 txs.append(item.tx)
                 fees_each.append(item.fee)
-                sigops_each.append(item.sigops)
+                sigops_each.append(item.sigop_cost)
     else:
         txs = list(txs)
         fees_each = list(tx_fees) if tx_fees is not None else [0] * len(txs)
@@ -87,3 +98,14 @@ def mine_block(template: BlockTemplate, miner, max_tries: int) -> Block | None:
     if nonce is None:
         return None
     return Block(header.replace(nonce=nonce), block.txs)
+
+
+def test_block_validity(chainstate, block: Block, params, now: float) -> None:
+    """Core's TestBlockValidity(check_pow=False): raises Rejection if `block`, on top of
+    the current tip, breaks any rule; changes nothing."""
+    tip = chainstate.tip
+    check_block(block, params, check_pow=False)
+    contextual_check_block_header(block.header, tip, params, int(now))
+    contextual_check_block(block, tip, params)
+    entry = BlockIndexEntry(block.header, tip)
+    connect_block(block, entry, chainstate.coins_tip.child(), params, sigcache=chainstate.sigcache)

@@ -1,5 +1,6 @@
 """The ``generating`` and ``mining`` RPC groups: generatetoaddress, generatetodescriptor,
-generateblock, submitblock.
+generateblock, submitblock, getblocktemplate (BIP-0022/0023, with the segwit rule and
+proposal mode), getmininginfo; and estimatesmartfee (``util``).
 
 Blocks are assembled by `coin.mining.assembler` on the validation thread, mined with the
 native miner (`node.miner`) off the event loop, and submitted through the same path as
@@ -13,19 +14,30 @@ branch), or the reject reason (BIP-0022).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from coin.consensus.errors import Rejection
+from coin.consensus.pow import get_difficulty
 from coin.consensus.witness import get_witness_commitment_index
 from coin.crypto.address import InvalidAddress, address_to_script
-from coin.mining.assembler import create_new_block, mine_block
+from coin.mining.assembler import (
+    MAX_BLOCK_SIGOPS_COST,
+    create_new_block,
+    mine_block,
+    test_block_validity,
+)
 from coin.mining.template import WITNESS_RESERVED_VALUE
+from coin.mining.versionbits import ThresholdState, deployment_state
 from coin.primitives import Block, Transaction
+from coin.rpc.core_write import target_hex
 from coin.rpc.errors import (
     RPC_DESERIALIZATION_ERROR,
     RPC_INTERNAL_ERROR,
     RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
     RPC_MISC_ERROR,
+    RPC_TYPE_ERROR,
     RPC_VERIFY_ERROR,
     RPCError,
 )
@@ -34,8 +46,8 @@ from coin.rpc.util import help_example_cli, parse_hash_v
 from coin.script.descriptor import InvalidDescriptor, descriptor_to_script
 from coin.serialize import DecodeError
 
-__all__ = ["generateblock", "generatetoaddress", "generatetodescriptor", "submitblock",
-           "generate_blocks"]
+__all__ = ["estimatesmartfee", "generateblock", "generatetoaddress", "generatetodescriptor",
+           "getblocktemplate", "getmininginfo", "submitblock", "generate_blocks"]
 
 DEFAULT_MAX_TRIES = 1_000_000
 
@@ -148,10 +160,10 @@ async def generateblock(ctx: RPCContext, output: str, transactions: list, submit
             raise RPCError(-3, "Expected type string")
         if len(item) == 64:
             txid = parse_hash_v(item, "txid")
-            tx = node.mempool.get(txid) if node.mempool is not None else None
-            if tx is None:
+            entry = node.mempool.get(txid) if node.mempool is not None else None
+            if entry is None:
                 raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, f"Transaction {item} not in mempool.")
-            txs.append(tx)
+            txs.append(entry.tx)
             continue
         try:
             txs.append(Transaction.from_hex(item))
@@ -227,3 +239,206 @@ async def submitblock(ctx: RPCContext, hexdata: str, dummy: Any) -> str | None:
         return "inconclusive"
 
     return await node.run_validation(submit)
+
+
+def _gbt_proposal(node, data: Any) -> str | None:
+    """BIP-0023 proposal mode: None if the block would be valid on the tip, else a reason."""
+    if not isinstance(data, str):
+        raise RPCError(RPC_TYPE_ERROR, "Missing data String key for proposal")
+    try:
+        block = Block.from_bytes(bytes.fromhex(data))
+    except (ValueError, DecodeError):
+        raise RPCError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
+    cs = node.chainstate
+
+    def check() -> str | None:
+        entry = cs.get_entry(block.hash_bytes)
+        if entry is not None:
+            if entry.failed:
+                return "duplicate-invalid"
+            if cs.chain.contains(entry) or entry.have_data:
+                return "duplicate"
+            return "duplicate-inconclusive"
+        if block.header.prev_hash_bytes != cs.tip.hash_bytes:
+            return "inconclusive-not-best-prevblk"
+        try:
+            test_block_validity(cs, block, node.params, node.clock())
+        except Rejection as r:
+            return r.reason or "rejected"
+        return None
+
+    return check()
+
+
+@rpc_method(
+    "getblocktemplate",
+    "mining",
+    params=[Param("template_request", "obj", "Format of the template", default={}, default_hint="{}")],
+    help="If the request parameters include a 'mode' key, that is used to explicitly select between the default "
+         "'template' request or a 'proposal'.\nIt returns data needed to construct a block to work on.\n"
+         "For full specification, see BIPs 22, 23, 9, and 145:\n"
+         "    https://github.com/bitcoin/bips/blob/master/bip-0022.mediawiki\n"
+         "    https://github.com/bitcoin/bips/blob/master/bip-0023.mediawiki\n"
+         "    https://github.com/bitcoin/bips/blob/master/bip-0009.mediawiki#getblocktemplate_changes\n"
+         "    https://github.com/bitcoin/bips/blob/master/bip-0145.mediawiki",
+    result='{ "capabilities", "version", "rules", "vbavailable", "vbrequired", "previousblockhash", '
+           '"transactions" : [ { "data", "txid", "hash", "depends", "fee", "sigops", "weight" } ], "coinbaseaux", '
+           '"coinbasevalue", "longpollid", "target", "mintime", "mutable", "noncerange", "sigoplimit", '
+           '"sizelimit", "weightlimit", "curtime", "bits", "height", "default_witness_commitment" }',
+    examples=help_example_cli("getblocktemplate", '\'{"rules": ["segwit"]}\''),
+)
+async def getblocktemplate(ctx: RPCContext, template_request: dict) -> Any:
+    node = ctx.node
+    mode = template_request.get("mode", "template")
+    if mode == "proposal":
+        return await node.run_validation(_gbt_proposal, node, template_request.get("data"))
+    if mode != "template":
+        raise RPCError(RPC_INVALID_PARAMETER, "Invalid mode")
+    rules = template_request.get("rules") or []
+    if "segwit" not in rules:
+        raise RPCError(RPC_INVALID_PARAMETER, "getblocktemplate must be called with the segwit rule set "
+                       '(call with {"rules": ["segwit"]})')
+
+    def build() -> dict[str, Any]:
+        cs, params = node.chainstate, node.params
+        template = create_new_block(cs, params, b"", node.clock(), mempool=node.mempool)
+        block = template.block
+        prev = template.prev_entry
+        rules_out = ["csv"]
+        if template.height >= params.segwit_height:
+            rules_out.append("!segwit")
+        vbavailable = {}
+        for dep in params.version_bits_deployments:
+            state = deployment_state(prev, dep, params)
+            if state in (ThresholdState.STARTED, ThresholdState.LOCKED_IN):
+                vbavailable[dep[0]] = dep[1]
+            elif state is ThresholdState.ACTIVE:
+                rules_out.append(dep[0])
+        position = {tx.txid_bytes: i + 1 for i, tx in enumerate(block.txs[1:])}
+        transactions = []
+        for i, tx in enumerate(block.txs[1:]):
+            depends = sorted({position[txin.prevout.txid_bytes] for txin in tx.inputs
+                              if txin.prevout.txid_bytes in position})
+            transactions.append({
+                "data": tx.to_bytes().hex(),
+                "txid": tx.txid,
+                "hash": tx.wtxid,
+                "depends": depends,
+                "fee": template.tx_fees[i] if i < len(template.tx_fees) else 0,
+                "sigops": template.tx_sigops[i] if i < len(template.tx_sigops) else 0,
+                "weight": tx.weight,
+            })
+        header = block.header
+        result: dict[str, Any] = {
+            "capabilities": ["proposal"],
+            "version": header.version,
+            "rules": rules_out,
+            "vbavailable": vbavailable,
+            "vbrequired": 0,
+            "previousblockhash": prev.hash,
+            "transactions": transactions,
+            "coinbaseaux": {},
+            "coinbasevalue": template.coinbase_value,
+            "longpollid": prev.hash + str(node.mempool.sequence if node.mempool is not None else 0),
+            "target": target_hex(header.bits),
+            "mintime": prev.median_time_past() + 1,
+            "mutable": ["time", "transactions", "prevblock"],
+            "noncerange": "00000000ffffffff",
+            "sigoplimit": MAX_BLOCK_SIGOPS_COST,
+            "sizelimit": 4_000_000,
+            "weightlimit": 4_000_000,
+            "curtime": header.time,
+            "bits": f"{header.bits:08x}",
+            "height": template.height,
+        }
+        index = get_witness_commitment_index(block)
+        if index is not None:
+            result["default_witness_commitment"] = block.txs[0].outputs[index].script_pubkey.hex()
+        node.last_template = (block.weight, len(block.txs) - 1)
+        return result
+
+    return await node.run_validation(build)
+
+
+def _network_hash_ps(tip, lookup: int = 120) -> float:
+    """Core's GetNetworkHashPS: work over time across the last `lookup` blocks."""
+    if tip is None or tip.height == 0:
+        return 0.0
+    start = tip.get_ancestor(max(0, tip.height - lookup))
+    times = []
+    walk = tip
+    while walk is not None and walk.height >= start.height:
+        times.append(walk.header.time)
+        walk = walk.prev
+    span = max(times) - min(times)
+    if span == 0:
+        return 0.0
+    return (tip.chain_work - start.chain_work) / span
+
+
+@rpc_method(
+    "getmininginfo",
+    "mining",
+    help="Returns a json object containing mining-related information.",
+    result='{ "blocks", "currentblockweight", "currentblocktx", "bits", "difficulty", "target", "networkhashps", '
+           '"pooledtx", "chain", "warnings" }',
+    examples=help_example_cli("getmininginfo"),
+)
+async def getmininginfo(ctx: RPCContext) -> dict[str, Any]:
+    node = ctx.node
+
+    def info() -> dict[str, Any]:
+        tip = node.chainstate.tip
+        out: dict[str, Any] = {"blocks": tip.height}
+        last = getattr(node, "last_template", None)
+        if last is not None:
+            out["currentblockweight"], out["currentblocktx"] = last
+        out["bits"] = f"{tip.header.bits:08x}"
+        out["difficulty"] = get_difficulty(tip.header.bits)
+        out["target"] = target_hex(tip.header.bits)
+        out["networkhashps"] = _network_hash_ps(tip)
+        out["pooledtx"] = len(node.mempool) if node.mempool is not None else 0
+        out["chain"] = node.params.name
+        out["warnings"] = []
+        return out
+
+    return await node.run_validation(info)
+
+
+@rpc_method(
+    "estimatesmartfee",
+    "util",
+    params=[
+        Param("conf_target", "num", "Confirmation target in blocks (1 - 1008)"),
+        Param("estimate_mode", "str", "The fee estimate mode.\nWhether to return a more conservative estimate "
+              "which also satisfies\na longer history. A conservative estimate potentially returns a\nhigher "
+              "feerate and is more likely to be sufficient for the desired\ntarget, but is not as responsive to "
+              "short term drops in the\nprevailing fee market. Must be one of (case insensitive):\n"
+              '"unset"\n"economical"\n"conservative"', default="economical", default_hint='"economical"'),
+    ],
+    help="Estimates the approximate fee per kilobyte needed for a transaction to begin\n"
+         "confirmation within conf_target blocks if possible and return the number of blocks\n"
+         "for which the estimate is valid.",
+    result='{ "feerate" : n, "errors" : [ "str", ... ], "blocks" : n }',
+    examples=help_example_cli("estimatesmartfee", "6"),
+)
+async def estimatesmartfee(ctx: RPCContext, conf_target: int, estimate_mode: str) -> dict[str, Any]:
+    if not isinstance(conf_target, int) or not 1 <= conf_target <= 1008:
+        raise RPCError(RPC_INVALID_PARAMETER, "Invalid conf_target, must be between 1 and 1008")
+    mode = (estimate_mode or "economical").lower()
+    if mode not in ("unset", "economical", "conservative"):
+        raise RPCError(RPC_INVALID_PARAMETER, 'Invalid estimate_mode parameter, must be one of: "unset", '
+                       '"economical", "conservative"')
+    node = ctx.node
+
+    def estimate() -> dict[str, Any]:
+        pool = node.mempool
+        estimator = getattr(pool, "fee_estimator", None) if pool is not None else None
+        if estimator is not None:
+            rate, blocks = estimator.estimate_smart_fee(conf_target, conservative=(mode == "conservative"))
+            if rate is not None:
+                floor = max(pool.info()["mempoolminfee"], pool.info()["minrelaytxfee"])
+                return {"feerate": Decimal(max(rate, floor)).scaleb(-8), "blocks": blocks}
+        return {"errors": ["Insufficient data or no feerate found"], "blocks": 0}
+
+    return await node.run_validation(estimate)
