@@ -1,0 +1,163 @@
+"""``coin-regtest`` as a user runs it: ``up`` in a subprocess, coin-cli against each node,
+``status`` and ``down`` from another process, Ctrl-C (SIGINT) stopping every node, and
+the demo.
+"""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+
+import pytest
+from coin.regtest.framework import pid_alive, wait_until
+from coin.regtest.state import STATE_FILENAME
+
+
+def regtest_cmd(*args):
+    return [sys.executable, "-m", "coin.regtest", *args]
+
+
+def run_regtest(*args, timeout=120):
+    return subprocess.run(regtest_cmd(*args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+class Up:
+    """`coin-regtest up` running in the background; always ended (SIGKILL as a last resort)."""
+
+    def __init__(self, directory, *args):
+        self.dir = directory
+        self.log = open(directory.parent / f"{directory.name}-up.out", "w+")  # noqa: SIM115
+        self.proc = subprocess.Popen(regtest_cmd("up", "--dir", str(directory), *args), stdout=self.log,
+                                     stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def wait_ready(self, timeout=180):
+        def ready():
+            assert self.proc.poll() is None, f"up exited early:\n{self.output()}"
+            path = self.dir / STATE_FILENAME
+            return path.exists() and json.loads(path.read_text())["status"] == "running"
+
+        wait_until(ready, timeout, what="coin-regtest up to be ready")
+        return json.loads((self.dir / STATE_FILENAME).read_text())
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def up_factory(tmp_path):
+    ups = []
+
+    def factory(*args, name="net"):
+        u = Up(tmp_path / name, *args)
+        ups.append(u)
+        return u
+
+    yield factory
+    for u in ups:
+        u.close()
+
+
+def test_up_cli_status_then_sigint_stops_everything(up_factory):
+    up = up_factory("--nodes", "3", "--block-interval", "1")
+    state = up.wait_ready()
+    nodes = state["nodes"]
+    assert len(nodes) == 3 and state["pid"] == up.proc.pid
+    assert len({n["rpc_port"] for n in nodes} | {n["p2p_port"] for n in nodes}) == 6
+    out = up.output()
+    for n in nodes:  # the table names every node's addresses, cookie and cli line
+        assert n["p2p_address"] in out and n["rpc_url"] in out and n["cookie"] in out and n["cli"] in out
+
+    # coin-cli, exactly as the table prints it, reaches each node
+    for n in nodes:
+        r = subprocess.run([*shlex.split(n["cli"]), "getblockchaininfo"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        info = json.loads(r.stdout)
+        assert info["chain"] == "regtest"
+    r = subprocess.run([*shlex.split(nodes[0]["cli"]), "getblockcount"], capture_output=True, text=True, timeout=60)
+    assert int(r.stdout) >= 101  # the funding blocks
+    if state["wallet"] is not None:
+        assert state["wallet"]["node"] == 0 and state["wallet"]["address"].startswith("bcrt1")
+
+    # --block-interval: blocks keep coming on a rotating node
+    heights = [n["height"] for n in json.loads(run_regtest("status", "--dir", str(up.dir), "--json").stdout)["nodes"]]
+    wait_until(lambda: sum(n["height"] for n in json.loads(run_regtest("status", "--dir", str(up.dir), "--json").stdout)["nodes"])
+               >= sum(heights) + 3, 60, what="blocks mined by --block-interval")
+
+    st = run_regtest("status", "--dir", str(up.dir))
+    assert st.returncode == 0, st.stderr
+    assert st.stdout.count("running") >= 3
+
+    up.proc.send_signal(signal.SIGINT)
+    assert up.proc.wait(timeout=120) == 0, up.output()
+    assert "all nodes stopped." in up.output()
+    assert not any(pid_alive(n["pid"]) for n in nodes)
+    for n in nodes:  # clean shutdowns, not kills
+        assert "Shutdown: done" in open(os.path.join(n["datadir"], "regtest", "debug.log")).read()
+    assert not (up.dir / STATE_FILENAME).exists()
+    st = run_regtest("status", "--dir", str(up.dir))
+    assert st.returncode == 1 and "no coin-regtest network" in st.stderr
+
+
+def test_down_from_another_process(up_factory):
+    up = up_factory("--nodes", "2", "--topology", "ring")
+    state = up.wait_ready()
+    again = run_regtest("up", "--dir", str(up.dir))  # one network per directory
+    assert again.returncode == 1 and "already running" in again.stderr
+    r = run_regtest("down", "--dir", str(up.dir))
+    assert r.returncode == 0, r.stderr
+    assert up.proc.wait(timeout=60) == 0
+    assert not pid_alive(state["pid"])
+    assert not any(pid_alive(n["pid"]) for n in state["nodes"])
+    r = run_regtest("down", "--dir", str(up.dir))
+    assert r.returncode == 1 and "no coin-regtest network" in r.stderr
+
+
+def test_down_stops_nodes_left_behind_by_a_killed_up(tmp_path):
+    """`up` SIGKILLed: its nodes die with it (parent-death signal); `down` tidies the state."""
+    up = Up(tmp_path / "net", "--nodes", "2")
+    try:
+        state = up.wait_ready()
+        up.proc.kill()
+        up.proc.wait()
+        wait_until(lambda: not any(pid_alive(n["pid"]) for n in state["nodes"]), 60, what="the orphaned nodes to exit")
+        assert (up.dir / STATE_FILENAME).exists()
+        r = run_regtest("down", "--dir", str(up.dir))
+        assert r.returncode == 0, r.stderr
+        assert not (up.dir / STATE_FILENAME).exists()
+    finally:
+        up.close()
+
+
+def test_up_refuses_a_foreign_directory(tmp_path):
+    (tmp_path / "precious.txt").write_text("not ours")
+    r = run_regtest("up", "--dir", str(tmp_path))
+    assert r.returncode == 1 and "not a coin-regtest directory" in r.stderr
+    assert (tmp_path / "precious.txt").read_text() == "not ours"
+
+
+# What the demo says when a colleague's part has not landed yet (issue 6: P2P, issue 7: coin-wallet).
+_MISSING_PARTS = ("this coind has no P2P networking", "coin-wallet (coin.wallet.cli) is not installed")
+
+
+def test_demo_confirms_the_payment_on_every_node(tmp_path):
+    r = run_regtest("demo", "--dir", str(tmp_path / "demo"), timeout=600)
+    assert "Traceback" not in r.stderr
+    assert "all nodes stopped." in r.stdout
+    if r.returncode != 0 and any(m in r.stderr for m in _MISSING_PARTS):
+        # a clean, named failure; the end-to-end run waits for the missing part
+        assert r.returncode == 1 and "FAILED at step" in r.stderr
+        pytest.skip(f"demo cannot run end to end yet: {r.stderr.strip().splitlines()[-1]}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "the payment is confirmed on every node" in r.stdout
+    for i in range(3):
+        assert f"node{i}    height 102  confirmations 1" in r.stdout
