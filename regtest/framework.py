@@ -560,6 +560,10 @@ class TestNode:
         finally:
             conn.close()
 
+    def has_rpc(self, method: str) -> bool:
+        """True if the node lists ``method`` in ``help`` (an optional subsystem is there)."""
+        return any(line.split(" ", 1)[0] == method for line in self.help().splitlines())
+
     # -- waiting and logs ------------------------------------------------------------
 
     def wait_until(self, predicate: Callable[[], Any], timeout: float = 60.0, *, what: str | None = None) -> Any:
