@@ -19,6 +19,9 @@ Binding: ``127.0.0.1`` and ``::1`` on ``-rpcport`` unless BOTH ``-rpcallowip`` a
 ``127.0.0.0/8`` and ``::1`` plus every ``-rpcallowip`` (``1.2.3.4``, ``1.2.3.0/24`` or
 ``1.2.3.0/255.255.255.0``). Start-up errors (no endpoint could be bound, an invalid
 ``-rpcallowip``, ``-rpcauth``) raise :class:`coin.config.ConfigError`.
+
+``GET /metrics`` (issue 8) answers the node's figures in Prometheus' text format
+(:mod:`coin.rpc.metrics`) behind the same Basic auth; other methods there get 405.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from aiohttp import web
 
 from coin.config import Config, ConfigError
 from coin.rpc.auth import RPCAuth
+from coin.rpc.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from coin.rpc.metrics import NodeMetrics  # /metrics (issue 8)
 from coin.rpc.request import JSONRPCRequest, handle_body
 from coin.rpc.table import RPCContext, RPCTable
 
@@ -114,6 +119,8 @@ class RPCServer:
         self._runner: web.AppRunner | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._inflight = 0
+        # -- /metrics (issue 8): Prometheus text, same auth; see coin.rpc.metrics --
+        self.metrics = NodeMetrics(node, known_method=lambda name: table.get(name) is not None)
 
     # -- warm-up -------------------------------------------------------------
 
@@ -166,9 +173,11 @@ class RPCServer:
         if not self.bound:
             await self.stop()
             raise ConfigError("Unable to start HTTP server. See debug log for details.")
+        self.metrics.start()  # /metrics: attaches to the chain state once it exists
 
     async def stop(self) -> None:
         """Stop serving (in-flight replies are sent), then remove the cookie."""
+        await self.metrics.stop()
         if self._runner is not None:
             _http_log.debug("Stopping HTTP server")
             await self._runner.cleanup()
@@ -199,6 +208,8 @@ class RPCServer:
             return web.Response(status=403)
         _http_log.debug("Received a %s request for %s from %s", request.method, request.path, remote)
         path = request.path
+        if path == "/metrics":  # issue 8: Prometheus scrape, behind the same auth
+            return await self._handle_metrics(request, remote or "")
         if not (path == "/" or (self.wallet_endpoint and path.startswith("/wallet/"))):
             return web.Response(status=404)
         if self._inflight >= self.threads + self.queue_depth:
@@ -209,6 +220,18 @@ class RPCServer:
             return await self._handle_jsonrpc(request, remote or "")
         finally:
             self._inflight -= 1
+
+    async def _handle_metrics(self, request: web.BaseRequest, remote: str) -> web.StreamResponse:
+        """GET /metrics: 405 for other methods, 401 as JSON-RPC without valid credentials."""
+        if request.method != "GET":
+            return web.Response(status=405, text="/metrics handles only GET requests")
+        header = request.headers.get("Authorization")
+        if header is None or self.auth.check(header) is None:
+            if header is not None:
+                _log.info("ThreadRPCServer incorrect password attempt from %s", remote)
+                await asyncio.sleep(_AUTH_FAIL_DELAY)
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'})
+        return web.Response(status=200, body=self.metrics.render().encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def _handle_jsonrpc(self, request: web.BaseRequest, remote: str) -> web.StreamResponse:
         if request.method != "POST":
@@ -226,6 +249,7 @@ class RPCServer:
 
         def make_ctx(req: JSONRPCRequest) -> RPCContext:
             _rpc_log.debug("ThreadRPCServer method=%s user=%s", req.method, user)
+            self.metrics.rpc_call(req.method)
             return RPCContext(node=self.node, table=self.table, user=user, peer=remote, json_version=req.version)
 
         status, reply = await handle_body(body, self.table, make_ctx)
