@@ -25,8 +25,11 @@ old feerate of a direct conflict), `too many potential replacements` (> 100),
 enough additional fees to relay). The v28 feerate-diagram check is not implemented.
 PolicyScriptChecks under STANDARD flags (`non-mandatory-script-verify-flag (<err>)` when
 only policy flags fail, `mandatory-script-verify-flag-failed (<err>)` otherwise), then
-ConsensusScriptChecks under the tip's block flags; verified signatures go into the shared
-SignatureCache so the block that confirms the transaction does not verify them again.
+ConsensusScriptChecks under the tip's block flags (skipped when those flags are a subset
+of the standard ones, which they are once the soft forks are active, unless
+`paranoid_script_checks`: every flag only adds restrictions, so passing the standard
+run implies passing this one); verified signatures go into the shared SignatureCache so
+the block that confirms the transaction does not verify them again.
 Then `max-fee-exceeded` (if `max_fee` is given), then, unless `test_only`: conflicts are
 removed (reason "replaced"), the entry added, expired entries removed and the pool
 trimmed to `max_size_bytes` (the transaction itself may go: `mempool full`).
@@ -115,6 +118,8 @@ EXTRA_DESCENDANT_TX_SIZE_LIMIT = 10_000
 ROLLING_FEE_HALFLIFE = 60 * 60 * 12
 TRUC_VERSION = 3
 _MAX_CONSECUTIVE_FAILURES = 1000
+_STANDARD_FLAGS = int(STANDARD_SCRIPT_VERIFY_FLAGS)
+_MANDATORY_OF_STANDARD = int(STANDARD_SCRIPT_VERIFY_FLAGS & ~STANDARD_NOT_MANDATORY_VERIFY_FLAGS)
 _COINBASE_RESERVED_WEIGHT = 4000
 _COINBASE_RESERVED_SIGOPS = 400
 
@@ -230,7 +235,8 @@ class Mempool:
                  sigcache: SignatureCache | None = None,
                  limits: Limits = Limits(),
                  policy: Policy | None = None,
-                 fee_estimator=None):
+                 fee_estimator=None,
+                 paranoid_script_checks: bool = False):
         self.params = params
         self.chain = chain
         self.max_size_bytes = int(max_size_bytes)
@@ -266,6 +272,8 @@ class Mempool:
         self._reorg_pending = False
         self._subscribers: dict[str, list[Callable]] = {"added": [], "removed": []}
         self.loaded = False
+        self.paranoid_script_checks = paranoid_script_checks
+        self._tip_flags = None
 
     # -- events ------------------------------------------------------------------------
 
@@ -742,7 +750,7 @@ class Mempool:
             is_standard_tx(tx, policy)
         check_tx_size_small(tx)
         tip = self.chain.tip
-        if not is_final_tx(tx, tip.height + 1, tip.median_time_past()):
+        if tx.lock_time and not is_final_tx(tx, tip.height + 1, tip.median_time_past()):
             raise _policy("non-final")
         if tx.wtxid_bytes in self._by_wtxid:
             raise Rejection("txn-already-in-mempool", kind=RejectKind.DUPLICATE, ban_score=0)
@@ -783,7 +791,7 @@ class Mempool:
                 raise _policy("bad-txns-nonstandard-inputs")
             if tx.has_witness() and not is_witness_standard(tx, ws.spent_outputs):
                 raise Rejection("bad-witness-nonstandard", kind=RejectKind.POLICY, ban_score=0)
-        ws.sigop_cost = get_transaction_sigop_cost(tx, ws.spent_outputs, STANDARD_SCRIPT_VERIFY_FLAGS)
+        ws.sigop_cost = get_transaction_sigop_cost(tx, ws.spent_outputs, _STANDARD_FLAGS)
         ws.spends_coinbase = any(c.is_coinbase for c in coins)
         ws.modified_fee = ws.fee + self._deltas.get(txid, 0)
         ws.vsize = virtual_size(tx.weight, ws.sigop_cost, policy.bytes_per_sigop)
@@ -894,13 +902,12 @@ class Mempool:
         goes away without the policy-only flags is `non-mandatory-script-verify-flag`
         (POLICY), otherwise `mandatory-script-verify-flag-failed` (CONSENSUS); the
         message is the script error of the standard-flags run."""
-        failure = self._check_input_scripts(ws, STANDARD_SCRIPT_VERIFY_FLAGS)
+        failure = self._check_input_scripts(ws, _STANDARD_FLAGS)
         if failure is None:
             return
         index, err = failure
-        mandatory_only = STANDARD_SCRIPT_VERIFY_FLAGS & ~STANDARD_NOT_MANDATORY_VERIFY_FLAGS
         try:
-            verify_input(ws.tx, index, ws.spent_outputs, mandatory_only, txdata=ws.txdata,
+            verify_input(ws.tx, index, ws.spent_outputs, _MANDATORY_OF_STANDARD, txdata=ws.txdata,
                          sigcache=self.sigcache)
         except ScriptError:
             raise Rejection(f"mandatory-script-verify-flag-failed ({err.message})") from None
@@ -910,10 +917,15 @@ class Mempool:
         """Core's ConsensusScriptChecks: again under the tip's block flags (signatures come
         from the cache); a failure here after the policy checks passed is our bug."""
         tip = self.chain.tip
-        flags = get_block_script_flags(tip.height, tip.hash_bytes, self.params)
-        if not flags & ~STANDARD_SCRIPT_VERIFY_FLAGS and ws.txdata is not None:
-            # Every block flag is a standard flag: the standard run already proved these
-            # scripts under a superset of the rules, so only the bookkeeping remains.
+        cached = self._tip_flags
+        if cached is None or cached[0] is not tip:
+            cached = self._tip_flags = (tip, int(get_block_script_flags(tip.height, tip.hash_bytes,
+                                                                        self.params)))
+        flags = cached[1]
+        if not self.paranoid_script_checks and not flags & ~_STANDARD_FLAGS:
+            # Every flag of the tip's block is a standard flag, and each flag only adds
+            # restrictions: the standard run has proved these scripts under a superset of
+            # the rules (Core re-runs them, with the signatures now cached).
             return
         failure = self._check_input_scripts(ws, flags)
         if failure is not None:
@@ -931,15 +943,8 @@ class Mempool:
         entry = MempoolEntry(ws.tx, ws.fee, ws.vsize, now, tip.height, ws.sigop_cost,
                              ws.spends_coinbase, 0 if bypass_limits else self._sequence,
                              ws.lock_points, fee_delta=ws.modified_fee - ws.fee)
-        parents_now = {self._entries[txin.prevout.txid_bytes] for txin in ws.tx.inputs
-                       if txin.prevout.txid_bytes in self._entries}
-        ancestors = set(ws.ancestors)
-        if parents_now != ws.parents:  # cannot happen: conflicts are never ancestors
-            ancestors = set()
-            for p in parents_now:
-                ancestors.add(p)
-                ancestors |= self._ancestors_of(p)
-        self._add_unchecked(entry, ancestors)
+        # the ancestors computed in PreChecks still hold: no conflict is an ancestor
+        self._add_unchecked(entry, ws.ancestors)
         if self.fee_estimator is not None:
             valid = not bypass_limits and not ws.parents
             self.fee_estimator.process_transaction(entry, valid)
