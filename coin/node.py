@@ -142,6 +142,13 @@ class Node:
         self.add_component(MempoolComponent(self))
         for module in (blockchain, mempool, mining, output_script, rawtransaction):
             self.rpc_table.add_module(module)
+        # -- p2p (coin.p2p): the connection manager, started after chain and mempool --
+        from coin.p2p.connman import ConnMan
+        from coin.rpc import net
+        self.connman = ConnMan(self)
+        self.add_component(self.connman)
+        self.rpc_table.add_module(net)
+        # -- end p2p --
 
     async def run_validation(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` on the validation thread (all chain and mempool access)."""

@@ -1,0 +1,533 @@
+"""Headers-first block sync, block serving and new-block announcements (Core's
+net_processing block logic, simplified).
+
+Getting blocks:
+
+1. After the handshake we send every peer `getheaders` with a locator from our best
+   header. A `headers` reply is checked for continuity (else misbehaviour 20), accepted
+   through the chain state on the validation thread (an invalid header costs its
+   Rejection's ban score), remembered as the peer's best known block, and, if it was a
+   full batch of MAX_HEADERS_RESULTS, followed by the next `getheaders`. Headers that do
+   not connect to anything we know trigger a `getheaders` back; every
+   MAX_UNCONNECTING_HEADERS-th such message costs 20.
+2. Blocks are fetched in parallel (`_plan_downloads`, Core's FindNextBlocksToDownload):
+   for each peer, the blocks of its best known chain that we lack, in height order,
+   no more than BLOCK_DOWNLOAD_WINDOW past our last block in common with it, at most
+   MAX_BLOCKS_IN_TRANSIT_PER_PEER in flight per peer, never one block from two peers.
+3. Stall detection: a peer with blocks in flight that delivered none for
+   `stall_timeout` seconds (5 s, doubling after each stall up to 64 s, easing back
+   as blocks arrive) is disconnected -- without misbehaviour -- when another peer can
+   serve, and its blocks are requested elsewhere. A peer that does not answer a
+   getheaders within HEADERS_RESPONSE_TIME is dropped the same way.
+4. A `block` is processed on the validation thread; a Rejection costs the sender its
+   ban score unless the failure is one an honest peer can cause (time-too-new, parent
+   unknown, duplicate), so losing a race is never punished.
+
+Serving: `getheaders` (up to 2000 headers after the locator's fork with the active
+chain), `getblocks` (inv of up to 500), and blocks for `getdata` (witness form for
+MSG_WITNESS_BLOCK, stripped for MSG_BLOCK), read from storage.
+
+Announcing (BIP-0130): every new tip is announced to each peer that does not have it,
+as `headers` (up to MAX_BLOCKS_TO_ANNOUNCE, connecting to a block the peer knows) to
+peers that sent `sendheaders`, as an `inv` otherwise. An `inv` of a block we lack makes
+us ask for headers up to it.
+
+Every chain access goes through `node.run_validation`. Nothing here raises to the peer
+loop: rejections become misbehaviour, our own faults are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from coin.consensus.errors import Rejection, RejectKind
+from coin.p2p.messages import (
+    InvVector,
+    MsgGetData,
+    MsgGetHeaders,
+    MsgHeaders,
+    MsgInv,
+)
+from coin.p2p.protocol import MAX_HEADERS_RESULTS, MSG_BLOCK, MSG_WITNESS_BLOCK, MSG_WITNESS_FLAG
+from coin.primitives import Block
+
+__all__ = [
+    "BlockSync",
+    "MAX_BLOCKS_IN_TRANSIT_PER_PEER",
+    "BLOCK_DOWNLOAD_WINDOW",
+    "MAX_BLOCKS_TO_ANNOUNCE",
+    "MAX_UNCONNECTING_HEADERS",
+    "BLOCK_STALLING_TIMEOUT_DEFAULT",
+    "BLOCK_STALLING_TIMEOUT_MAX",
+    "HEADERS_RESPONSE_TIME",
+    "block_ban_score",
+]
+
+log = logging.getLogger("coin.p2p")
+
+MAX_BLOCKS_IN_TRANSIT_PER_PEER = 16
+BLOCK_DOWNLOAD_WINDOW = 1024
+MAX_BLOCKS_TO_ANNOUNCE = 8
+MAX_UNCONNECTING_HEADERS = 10
+MAX_GETBLOCKS_RESULTS = 500
+BLOCK_STALLING_TIMEOUT_DEFAULT = 5.0
+BLOCK_STALLING_TIMEOUT_MAX = 64.0
+BLOCK_DOWNLOAD_TIMEOUT = 600.0     # with no other peer to turn to, give up after this
+HEADERS_RESPONSE_TIME = 120.0
+
+_HONEST_KINDS = (RejectKind.TIME_FUTURE, RejectKind.PREV_MISSING, RejectKind.DUPLICATE)
+
+
+def block_ban_score(rejection: Rejection) -> int:
+    """The misbehaviour a block or header rejection earns its sender: 0 for failures an
+    honest peer can cause (too far in the future, unknown parent, already known), the
+    Rejection's ban score otherwise."""
+    if rejection.kind in _HONEST_KINDS:
+        return 0
+    return rejection.ban_score
+
+
+def _has(known, entry) -> bool:
+    return known is not None and known.height >= entry.height and known.get_ancestor(entry.height) is entry
+
+
+def _last_common_ancestor(a, b):
+    if a.height > b.height:
+        a = a.get_ancestor(b.height)
+    elif b.height > a.height:
+        b = b.get_ancestor(a.height)
+    while a is not b and a is not None and b is not None:
+        a, b = a.prev, b.prev
+    return a
+
+
+class BlockSync:
+    """Block download and announcement for one connection manager (`cm`)."""
+
+    def __init__(self, cm):
+        self.cm = cm
+        self.in_flight: dict[bytes, int] = {}    # block hash -> peer id
+        self.stall_timeout = BLOCK_STALLING_TIMEOUT_DEFAULT
+        self._request = asyncio.Event()
+        self._announce = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def chainstate(self):
+        return self.cm.node.chainstate
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._request_loop(), name="p2p-blockrequest"),
+                       asyncio.create_task(self._announce_loop(), name="p2p-announce")]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        self._tasks = []
+
+    # -- peers come and go -------------------------------------------------------------
+
+    async def on_handshake(self, peer) -> None:
+        """Start headers sync with a new peer."""
+        await self.send_getheaders(peer)
+
+    def on_peer_closed(self, peer) -> None:
+        """Release the peer's blocks in flight so that others fetch them."""
+        for h in peer.blocks_in_flight:
+            if self.in_flight.get(h) == peer.id:
+                del self.in_flight[h]
+        peer.blocks_in_flight.clear()
+        self.schedule_request()
+
+    # -- headers -----------------------------------------------------------------------
+
+    async def send_getheaders(self, peer, hash_stop: bytes = b"\x00" * 32, start=None) -> None:
+        cs = self.chainstate
+
+        def locator():
+            entry = start if start is not None else cs.best_header or cs.chain.tip
+            return tuple(cs.chain.get_locator(entry))
+
+        loc = await self.cm.node.run_validation(locator)
+        peer.headers_requested_at = time.monotonic()
+        peer.send(MsgGetHeaders(locator=loc, hash_stop_bytes=hash_stop))
+
+    async def on_headers(self, peer, msg) -> None:
+        headers = msg.headers
+        peer.headers_requested_at = 0.0
+        if not headers:
+            return
+        for prev, h in zip(headers, headers[1:], strict=False):
+            if h.prev_hash_bytes != prev.hash_bytes:
+                self.cm.misbehaving(peer, 20, "non-continuous headers sequence")
+                return
+        cs = self.chainstate
+
+        def accept():
+            if cs.get_entry(headers[0].prev_hash_bytes) is None:
+                return "unconnecting", None, None
+            last = None
+            for h in headers:
+                try:
+                    last = cs.process_new_block_header(h)
+                except Rejection as r:
+                    return "invalid", last, r
+            return "ok", last, None
+
+        status, last, rejection = await self.cm.node.run_validation(accept)
+        if status == "unconnecting":
+            peer.unconnecting_headers += 1
+            if peer.unconnecting_headers % MAX_UNCONNECTING_HEADERS == 0:
+                self.cm.misbehaving(peer, 20, f"{peer.unconnecting_headers} non-connecting headers")
+            await self.send_getheaders(peer)
+            return
+        peer.unconnecting_headers = 0
+        if last is not None:
+            self._update_best_known(peer, last)
+        if rejection is not None:
+            score = block_ban_score(rejection)
+            log.info("invalid header received from peer=%d: %s", peer.id, rejection)
+            if score:
+                self.cm.misbehaving(peer, score, f"invalid header: {rejection}")
+            return
+        if len(headers) == MAX_HEADERS_RESULTS and last is not None:
+            await self.send_getheaders(peer, start=last)
+        self.schedule_request()
+
+    @staticmethod
+    def _update_best_known(peer, entry) -> None:
+        best = peer.best_known_header
+        if best is None or entry.chain_work > best.chain_work:
+            peer.best_known_header = entry
+
+    async def on_getheaders(self, peer, msg) -> None:
+        cs = self.chainstate
+        locator, stop = msg.locator, msg.hash_stop_bytes
+
+        def collect():
+            chain = cs.chain
+            if not locator:
+                e = cs.get_entry(stop)
+                return ([e], e) if e is not None and not e.failed else ([], None)
+            fork = self._find_fork(locator)
+            out = []
+            e = chain.next(fork)
+            while e is not None and len(out) < MAX_HEADERS_RESULTS:
+                out.append(e)
+                if e.hash_bytes == stop:
+                    break
+                e = chain.next(e)
+            if not out:
+                return [], chain.tip
+            return out, out[-1]
+
+        entries, sent = await self.cm.node.run_validation(collect)
+        peer.send(MsgHeaders(tuple(e.header for e in entries)))
+        if sent is not None:
+            best = peer.best_header_sent
+            if best is None or sent.chain_work > best.chain_work:
+                peer.best_header_sent = sent
+
+    def _find_fork(self, locator):
+        """Core's FindForkInGlobalIndex (validation thread)."""
+        cs = self.chainstate
+        chain = cs.chain
+        for h in locator:
+            e = cs.get_entry(h)
+            if e is None:
+                continue
+            if chain.contains(e):
+                return e
+            if e.get_ancestor(chain.height) is chain.tip:
+                return chain.tip
+        return chain.genesis
+
+    async def on_getblocks(self, peer, msg) -> None:
+        cs = self.chainstate
+        locator, stop = msg.locator, msg.hash_stop_bytes
+
+        def collect():
+            fork = self._find_fork(locator)
+            out = []
+            e = cs.chain.next(fork)
+            while e is not None and len(out) < MAX_GETBLOCKS_RESULTS:
+                if e.hash_bytes == stop:
+                    break
+                out.append(e.hash_bytes)
+                e = cs.chain.next(e)
+            return out
+
+        hashes = await self.cm.node.run_validation(collect)
+        if hashes:
+            peer.send(MsgInv(tuple(InvVector(MSG_BLOCK, h) for h in hashes)))
+
+    # -- block announcements from peers -----------------------------------------------------
+
+    async def on_block_inv(self, peer, hashes: list[bytes]) -> None:
+        """`inv` of blocks: remember what the peer has; ask for headers up to the last
+        block we do not know."""
+        cs = self.chainstate
+
+        def lookup():
+            known, unknown = [], []
+            for h in hashes:
+                e = cs.get_entry(h)
+                (known if e is not None else unknown).append((h, e))
+            return known, unknown
+
+        known, unknown = await self.cm.node.run_validation(lookup)
+        for _h, e in known:
+            self._update_best_known(peer, e)
+        if unknown:
+            await self.send_getheaders(peer, hash_stop=unknown[-1][0])
+        elif known:
+            self.schedule_request()
+
+    # -- blocks -------------------------------------------------------------------------
+
+    async def on_block(self, peer, msg) -> None:
+        block = msg.block
+        h = block.hash_bytes
+        now = time.monotonic()
+        owner = self.in_flight.pop(h, None)
+        requested = peer.blocks_in_flight.pop(h, None) is not None
+        if owner is not None and owner != peer.id:
+            other = self.cm.peers.get(owner)
+            if other is not None:
+                other.blocks_in_flight.pop(h, None)
+        if requested:
+            peer.downloading_since = now
+            if self.stall_timeout > BLOCK_STALLING_TIMEOUT_DEFAULT:
+                self.stall_timeout = max(BLOCK_STALLING_TIMEOUT_DEFAULT, self.stall_timeout * 0.85)
+        peer.last_block_time = int(self.cm.node.clock())
+        cs = self.chainstate
+
+        def process():
+            try:
+                cs.process_new_block(block)
+            except Rejection as r:
+                return cs.get_entry(h), r
+            return cs.get_entry(h), None
+
+        try:
+            entry, rejection = await self.cm.node.run_validation(process)
+        except Exception:  # noqa: BLE001 - our fault, never the peer's
+            log.exception("error processing block %s from peer=%d", block.hash, peer.id)
+            self.schedule_request()
+            return
+        if rejection is not None:
+            score = block_ban_score(rejection)
+            log.info("block %s from peer=%d rejected: %s", block.hash, peer.id, rejection)
+            if score:
+                self.cm.misbehaving(peer, score, f"invalid block {block.hash}: {rejection}")
+        elif entry is not None:
+            self._update_best_known(peer, entry)
+        self.schedule_request()
+
+    def on_block_notfound(self, peer, h: bytes) -> None:
+        if peer.blocks_in_flight.pop(h, None) is not None and self.in_flight.get(h) == peer.id:
+            del self.in_flight[h]
+            self.schedule_request()
+
+    async def serve_block(self, peer, inv_type: int, h: bytes) -> bool:
+        """Send the block `h` for a getdata entry; False if we do not have it."""
+        cs = self.chainstate
+
+        def read():
+            e = cs.get_entry(h)
+            if e is None or not e.have_data:
+                return None
+            return cs.get_block_bytes(e)
+
+        try:
+            raw = await self.cm.node.run_validation(read)
+        except Exception:  # noqa: BLE001 - a storage fault of ours
+            log.exception("could not read block %s for peer=%d", h[::-1].hex(), peer.id)
+            return False
+        if raw is None:
+            return False
+        if not inv_type & MSG_WITNESS_FLAG:
+            raw = Block.from_bytes(raw).to_bytes(witness=False)
+        from coin.p2p.framing import encode_frame
+        peer.send_frame("block", encode_frame(peer.magic, "block", raw))
+        return True
+
+    # -- download planning ---------------------------------------------------------------
+
+    def schedule_request(self) -> None:
+        self._request.set()
+
+    async def _request_loop(self) -> None:
+        while True:
+            await self._request.wait()
+            self._request.clear()
+            try:
+                await self._request_blocks()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep the loop alive; a bug of ours
+                log.exception("block request planning failed")
+
+    async def _request_blocks(self) -> None:
+        candidates = [(p, MAX_BLOCKS_IN_TRANSIT_PER_PEER - len(p.blocks_in_flight))
+                      for p in self.cm.peers.values()
+                      if p.handshake_done and not p.disconnecting and p.best_known_header is not None
+                      and len(p.blocks_in_flight) < MAX_BLOCKS_IN_TRANSIT_PER_PEER]
+        if not candidates:
+            return
+        claimed = set(self.in_flight)
+        plan = await self.cm.node.run_validation(self._plan_downloads, candidates, claimed)
+        now = time.monotonic()
+        for peer, entries in plan:
+            if peer.disconnecting or not entries:
+                continue
+            inv = []
+            for e in entries:
+                h = e.hash_bytes
+                if h in self.in_flight:
+                    continue
+                self.in_flight[h] = peer.id
+                if not peer.blocks_in_flight:
+                    peer.downloading_since = now
+                peer.blocks_in_flight[h] = now
+                inv.append(InvVector(MSG_WITNESS_BLOCK, h))
+            if inv:
+                peer.send(MsgGetData(tuple(inv)))
+
+    def _plan_downloads(self, candidates, claimed: set[bytes]):
+        """Core's FindNextBlocksToDownload for each (peer, room) (validation thread)."""
+        cs = self.chainstate
+        chain = cs.chain
+        tip = chain.tip
+        plan = []
+        for peer, room in candidates:
+            best = peer.best_known_header
+            if best is None or best.failed or best.chain_work < tip.chain_work:
+                continue
+            lc = peer.last_common_block
+            if lc is None or (lc.height > 0 and not lc.chain_tx):
+                lc = chain[min(best.height, chain.height)]
+            lc = _last_common_ancestor(lc, best)
+            if lc is None or lc is best:
+                peer.last_common_block = lc
+                continue
+            window_end = lc.height + BLOCK_DOWNLOAD_WINDOW
+            max_height = min(best.height, window_end + 1)
+            out = []
+            walk_height = lc.height
+            done = False
+            while walk_height < max_height and not done:
+                n = min(max_height - walk_height, max(room - len(out), 128))
+                top = best.get_ancestor(walk_height + n)
+                chunk = []
+                e = top
+                while e is not None and e.height > walk_height:
+                    chunk.append(e)
+                    e = e.prev
+                chunk.reverse()
+                walk_height += n
+                for e in chunk:
+                    if e.failed:
+                        done = True
+                        break
+                    if e.have_data or chain.contains(e):
+                        if e.chain_tx or chain.contains(e):
+                            lc = e
+                        continue
+                    if e.hash_bytes in claimed:
+                        continue
+                    if e.height > window_end:
+                        done = True
+                        break
+                    out.append(e)
+                    claimed.add(e.hash_bytes)
+                    if len(out) >= room:
+                        done = True
+                        break
+            peer.last_common_block = lc
+            if out:
+                plan.append((peer, out))
+        return plan
+
+    # -- stalls --------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Once a second: drop stalling block sources and unresponsive header sources."""
+        now = time.monotonic()
+        peers = [p for p in self.cm.peers.values() if p.handshake_done and not p.disconnecting]
+        for peer in peers:
+            if peer.blocks_in_flight:
+                idle = now - peer.downloading_since
+                others = any(o is not peer and o.best_known_header is not None and not o.stalling for o in peers)
+                if idle > self.stall_timeout and others:
+                    log.info("peer=%d is stalling block download (%.1f s), disconnecting", peer.id, idle)
+                    peer.stalling = True
+                    self.on_peer_closed(peer)
+                    peer.disconnect("block download stalling")
+                    self.stall_timeout = min(BLOCK_STALLING_TIMEOUT_MAX, self.stall_timeout * 2)
+                elif idle > BLOCK_DOWNLOAD_TIMEOUT:
+                    self.on_peer_closed(peer)
+                    peer.disconnect("block download timeout")
+            if peer.headers_requested_at and now - peer.headers_requested_at > HEADERS_RESPONSE_TIME:
+                peer.headers_requested_at = 0.0
+                if any(o is not peer for o in peers):
+                    peer.disconnect("headers sync timeout")
+        if self.in_flight or any(p.best_known_header is not None for p in peers):
+            self.schedule_request()
+
+    # -- announcements -------------------------------------------------------------------
+
+    def schedule_announce(self) -> None:
+        self._announce.set()
+
+    async def _announce_loop(self) -> None:
+        while True:
+            await self._announce.wait()
+            self._announce.clear()
+            try:
+                await self._announce_tip()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("block announcement failed")
+
+    async def _announce_tip(self) -> None:
+        peers = [p for p in self.cm.peers.values() if p.handshake_done and not p.disconnecting]
+        if not peers:
+            return
+        plan = await self.cm.node.run_validation(self._plan_announcements, peers)
+        for peer, message, best_sent in plan:
+            peer.send(message)
+            if best_sent is not None:
+                peer.best_header_sent = best_sent
+
+    def _plan_announcements(self, peers):
+        """For each peer lacking our tip: headers (BIP-0130) or an inv (validation thread)."""
+        tip = self.chainstate.chain.tip
+        out = []
+        for peer in peers:
+            def has(e, peer=peer):
+                return e.height == 0 or _has(peer.best_known_header, e) or _has(peer.best_header_sent, e)
+            if has(tip):
+                continue
+            if peer.prefer_headers:
+                blocks = []
+                e = tip
+                while e is not None and not has(e) and len(blocks) <= MAX_BLOCKS_TO_ANNOUNCE:
+                    blocks.append(e)
+                    e = e.prev
+                if len(blocks) <= MAX_BLOCKS_TO_ANNOUNCE and e is not None:
+                    blocks.reverse()
+                    out.append((peer, MsgHeaders(tuple(b.header for b in blocks)), tip))
+                    continue
+            if tip.hash_bytes in peer.known_inventory:
+                continue
+            peer.known_inventory.add(tip.hash_bytes)
+            out.append((peer, MsgInv((InvVector(MSG_BLOCK, tip.hash_bytes),)), None))
+        return out
