@@ -27,6 +27,7 @@ BIPs: BIP-0125 (replacement; full RBF by default, as Core v28), BIP-0068/0112/01
 This package re-exports the names callers need.
 """
 
+from coin.mempool.fees import FeeEstimator, smart_fee_result
 from coin.mempool.orphans import OrphanPool
 from coin.mempool.persist import load_mempool, save_mempool
 from coin.mempool.policy import FeeRate, Policy
@@ -35,6 +36,7 @@ from coin.mempool.pool import AcceptResult, BlockTx, Limits, Mempool, RemovalRea
 __all__ = [
     "AcceptResult",
     "BlockTx",
+    "FeeEstimator",
     "FeeRate",
     "Limits",
     "Mempool",
@@ -43,4 +45,5 @@ __all__ = [
     "RemovalReason",
     "load_mempool",
     "save_mempool",
+    "smart_fee_result",
 ]
