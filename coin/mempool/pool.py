@@ -334,7 +334,7 @@ class Mempool:
         return self._key(wtxid) in self._by_wtxid
 
     def txids(self) -> list[str]:
-        """Display txids, in Core's getrawmempool order (by entry time... here: arrival)."""
+        """Display txids in arrival order (Core orders getrawmempool by its own index)."""
         return [e.tx.txid for e in self._entries.values()]
 
     def entries(self) -> list[MempoolEntry]:
