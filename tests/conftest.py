@@ -7,9 +7,7 @@ copied into the project.
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-VECTORS = ROOT.parent / "shared" / "vectors"
+from paths import VECTORS
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ VECTOR_FILE = "script_tests.json"
 
 
 def _load_rows():
-    from conftest import VECTORS
+    from paths import VECTORS
 
     rows = json.loads((VECTORS / VECTOR_FILE).read_text())
     out = []

@@ -9,7 +9,7 @@ from coin.script.sighash import PrecomputedTxData, legacy_sighash, segwit_v0_sig
 
 
 def _rows():
-    from conftest import VECTORS
+    from paths import VECTORS
 
     rows = json.loads((VECTORS / "sighash.json").read_text())
     return [(n, r) for n, r in enumerate(rows) if len(r) == 5]

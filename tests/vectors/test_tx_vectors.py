@@ -58,7 +58,7 @@ def exclude_individual_flags(flags: int) -> set[int]:
 
 
 def _load(name):
-    from conftest import VECTORS
+    from paths import VECTORS
 
     rows = json.loads((VECTORS / name).read_text())
     params = []
