@@ -1,0 +1,208 @@
+"""Outside clients against a real coind over WebSockets: an independent implementation
+completes the handshake, and garbage costs the sender its connection, never the node.
+
+- python-bitcoinlib's message classes (its own framing, serialization and checksum)
+  drive a handshake and a getheaders and decode the node's headers;
+- random bytes, a wrong magic, a lying length, a 5 MB frame, a block with a bad merkle
+  root and a flood of full inv messages each end the sender's connection; the node
+  keeps serving RPC and accepts the next honest peer.
+"""
+
+import os
+import time
+from io import BytesIO
+
+import bitcoin
+import pytest
+from bitcoin.core import CBlockHeader, lx
+from bitcoin.core.serialize import VarIntSerializer
+from bitcoin.messages import MsgSerializable, msg_getheaders, msg_headers, msg_verack, msg_version
+from blockbuilder import BlockBuilder
+from coin.regtest.framework import wait_until
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from coin.crypto.address import script_to_address
+from coin.p2p.framing import encode_frame
+from coin.p2p.messages import InvVector, MsgBlock, MsgInv, MsgVerack, MsgVersion, encode_message
+from coin.p2p.protocol import MSG_TX
+from coin.params import get_params
+from coin.primitives import Block
+
+REGTEST = get_params("regtest")
+MAINNET = get_params("main")
+
+
+def _url(node) -> str:
+    return f"ws://{node.p2p_address}/"
+
+
+def _ws(node):
+    return connect(_url(node), max_size=None, compression=None, open_timeout=10, close_timeout=2)
+
+
+def _closed(ws, timeout: float = 30.0) -> bool:
+    """Read until the node closes the connection; False if it is still open after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        except ConnectionClosed:
+            return True
+        except TimeoutError:
+            return False
+    return False
+
+
+def _handshake(ws) -> list[str]:
+    """Our own version/verack exchange; returns the commands the node sent before verack."""
+    ws.send(encode_message(REGTEST.magic, MsgVersion(version=70016, services=9, timestamp=int(time.time()),
+                                                      nonce=int.from_bytes(os.urandom(8), "little"),
+                                                      user_agent="/test:0/", start_height=0)))
+    seen = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        data = ws.recv(timeout=20)
+        command = data[4:16].rstrip(b"\x00").decode()
+        seen.append(command)
+        if command == "verack":
+            ws.send(encode_message(REGTEST.magic, MsgVerack()))
+            return seen
+    raise AssertionError(f"no verack; got {seen}")
+
+
+def _node_is_fine(node) -> None:
+    assert node.getblockcount() >= 0
+    with _ws(node) as ws:
+        _handshake(ws)
+        wait_until(lambda: any(p["subver"] == "/test:0/" and p["version"] == 70016 for p in node.getpeerinfo()),
+                   20, what="an honest peer after the garbage")
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    from coin.regtest.framework import TestNode
+    n = TestNode(0, tmp_path_factory.mktemp("adv") / "node0")
+    n.start()
+    try:
+        n.generatetoaddress(3, script_to_address(BlockBuilder().p2wpkh, REGTEST))
+        yield n
+    finally:
+        try:
+            n.stop()
+        finally:
+            n.kill()
+
+
+def _bitcoinlib_headers(frame: bytes) -> list:
+    """A headers message decoded with python-bitcoinlib's serializers. Its msg_headers
+    does not read the transaction count that follows each header (so it misreads any
+    message with more than one header); here the count is read, and must be 0."""
+    assert MsgSerializable.from_bytes(frame) is not None  # magic and checksum checked by bitcoinlib
+    f = BytesIO(frame[24:])
+    out = []
+    for _ in range(VarIntSerializer.stream_deserialize(f)):
+        out.append(CBlockHeader.stream_deserialize(f))
+        assert VarIntSerializer.stream_deserialize(f) == 0
+    assert f.read() == b""
+    return out
+
+
+def test_python_bitcoinlib_client_handshakes_and_receives_headers(node):
+    bitcoin.SelectParams("regtest")
+    try:
+        with _ws(node) as ws:
+            version = msg_version(protover=70016)
+            version.nStartingHeight = 0
+            version.strSubVer = b"/python-bitcoinlib/"
+            ws.send(version.to_bytes())
+            got_version = got_verack = False
+            deadline = time.monotonic() + 20
+            while not (got_version and got_verack) and time.monotonic() < deadline:
+                msg = MsgSerializable.from_bytes(ws.recv(timeout=20))
+                if isinstance(msg, msg_version):
+                    got_version = True
+                    assert msg.nVersion == 70016
+                    assert msg.strSubVer.startswith(b"/coin:")
+                    assert msg.nStartingHeight == 3
+                    assert msg.nServices & 9 == 9
+                elif isinstance(msg, msg_verack):
+                    got_verack = True
+            assert got_version and got_verack
+            ws.send(msg_verack().to_bytes())
+            getheaders = msg_getheaders()
+            getheaders.locator.vHave = [lx(node.getblockhash(0))]
+            ws.send(getheaders.to_bytes())
+            deadline = time.monotonic() + 20
+            headers = None
+            while headers is None and time.monotonic() < deadline:
+                frame = ws.recv(timeout=20)
+                if frame[4:16].rstrip(b"\x00") == msg_headers.command:
+                    headers = _bitcoinlib_headers(frame) or None
+            assert headers is not None
+            assert [h.GetHash() for h in headers] == [lx(node.getblockhash(i)) for i in (1, 2, 3)]
+    finally:
+        bitcoin.SelectParams("mainnet")
+
+
+def _garbage_random(ws):
+    ws.send(os.urandom(100))
+
+
+def _garbage_wrong_magic(ws):
+    ws.send(encode_message(MAINNET.magic, MsgVerack()))
+
+
+def _garbage_lying_length(ws):
+    frame = bytearray(encode_frame(REGTEST.magic, "ping", b"\x01" * 8))
+    frame[16:20] = (16).to_bytes(4, "little")   # header says 16, payload is 8
+    ws.send(bytes(frame))
+
+
+def _garbage_5mb(ws):
+    ws.send(encode_frame(REGTEST.magic, "block", b"\x00" * 1000)[:24] + os.urandom(5 * 1000 * 1000))
+
+
+def _garbage_invalid_block(ws):
+    _handshake(ws)
+    builder = BlockBuilder(seed=b"adversarial", time=int(time.time()) - 600)
+
+    def break_merkle(block):
+        return Block(block.header.replace(merkle_root_bytes=b"\x11" * 32), block.txs)
+
+    bad = builder.next_block(tweak_after=break_merkle)
+    ws.send(encode_message(REGTEST.magic, MsgBlock(bad)))
+
+
+def _garbage_inv_flood(ws):
+    _handshake(ws)
+    for _ in range(12):
+        inv = MsgInv(tuple(InvVector(MSG_TX, os.urandom(32)) for _ in range(50_000)))
+        ws.send(encode_message(REGTEST.magic, inv))
+
+
+# name -> (send the garbage, what the node logs when it drops the sender)
+GARBAGE = {
+    "random-bytes": (_garbage_random, "invalid frame from peer="),
+    "wrong-magic": (_garbage_wrong_magic, "bad-magic"),
+    "lying-length": (_garbage_lying_length, "bad-length"),
+    "5MB-frame": (_garbage_5mb, "message larger than the frame limit"),
+    "invalid-block": (_garbage_invalid_block, "bad-txnmrklroot"),
+    "inv-flood": (_garbage_inv_flood, "inventory flood"),
+}
+
+
+@pytest.mark.parametrize("name", list(GARBAGE))
+def test_garbage_costs_the_sender_its_connection(node, name):
+    send, logged = GARBAGE[name]
+    with node.assert_debug_log([logged, "disconnected peer="], timeout=20), _ws(node) as ws:
+        try:
+            send(ws)
+        except ConnectionClosed:
+            pass  # closed while we were still sending: the point made
+        assert _closed(ws), f"{name}: the node kept the connection"
+    wait_until(lambda: not any(p["subver"] == "/test:0/" for p in node.getpeerinfo()), 20,
+               what="the garbage peer to be gone")
+    _node_is_fine(node)
+    # local peers are disconnected, never discouraged: we can come back
+    assert node.listbanned() == []
