@@ -3,8 +3,9 @@
 After Bitcoin Core's ``test/functional/test_framework`` (test_node.py, util.py):
 
 * :class:`TestNode` owns one coind process (``sys.executable -m coin.cli.coind -regtest
-  -datadir=... -port=... -rpcport=...`` on free loopback ports), its datadir, and an
-  :class:`RPCProxy` (``node.getblockcount()`` or ``node.rpc.getblockcount()``) that
+  -datadir=... -port=... -rpcport=...`` on free loopback ports; ``chain="main"`` for
+  mainnet tests), its datadir, and an :class:`RPCProxy` (``node.getblockcount()``,
+  ``node.rpc.getblockcount()`` or ``node.rpc("getblockcount")``) that
   retries on -28 (warm-up) and, until the node first answered, on connection refused.
   ``start()``, ``stop()`` (the ``stop`` RPC, then SIGTERM, then SIGKILL after a
   timeout), ``kill()`` (SIGKILL, for crash tests), ``restart(extra_args)``,
@@ -68,6 +69,7 @@ __all__ = [
     "install_exit_handlers",
     "live_pids",
     "pid_alive",
+    "run_cli",
     "topology_edges",
     "wait_until",
 ]
@@ -131,6 +133,11 @@ def coind_command(*args: str) -> list[str]:
 def cli_command(*args: str) -> list[str]:
     """The command line that runs coin-cli with this interpreter."""
     return [sys.executable, "-m", "coin.cli.coin_cli", *args]
+
+
+def run_cli(*args: str, input: str | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run coin-cli with ``args``; returns the completed process (text)."""
+    return subprocess.run(cli_command(*args), input=input, capture_output=True, text=True, timeout=timeout)
 
 
 def pid_alive(pid: int) -> bool:
@@ -261,6 +268,10 @@ class RPCProxy:
                 return result
             time.sleep(self._interval)
 
+    def __call__(self, method: str, *args: Any, **named: Any) -> Any:
+        """``proxy("getblock", h, 2)``: the same as ``proxy.getblock(h, 2)``."""
+        return self.call(method, *args, **named)
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -292,8 +303,10 @@ class TestNode:
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
         rpc_timeout: float = DEFAULT_RPC_TIMEOUT,
         die_with_parent: bool = True,
+        chain: str = "regtest",
     ) -> None:
         self.index = index
+        self.chain = chain
         self.datadir = Path(datadir)
         self.extra_args = list(extra_args)
         if rpc_port is None or p2p_port is None:
@@ -326,7 +339,7 @@ class TestNode:
 
     @property
     def net_datadir(self) -> Path:
-        return self.datadir / "regtest"
+        return self.datadir if self.chain == "main" else self.datadir / self.chain
 
     @property
     def cookie_path(self) -> Path:
@@ -361,12 +374,15 @@ class TestNode:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def _chain_arg(self) -> str:
+        return "-regtest" if self.chain == "regtest" else f"-chain={self.chain}"
+
     def base_args(self) -> list[str]:
-        return ["-regtest", f"-datadir={self.datadir}", f"-rpcport={self.rpc_port}", f"-port={self.p2p_port}"]
+        return [self._chain_arg(), f"-datadir={self.datadir}", f"-rpcport={self.rpc_port}", f"-port={self.p2p_port}"]
 
     def cli_args(self) -> list[str]:
         """coin-cli's flags that reach this node."""
-        return ["-regtest", f"-datadir={self.datadir}", f"-rpcport={self.rpc_port}"]
+        return [self._chain_arg(), f"-datadir={self.datadir}", f"-rpcport={self.rpc_port}"]
 
     def client(self, **kw: Any) -> RPCClient:
         """A plain RPC client for this node (cookie auth unless a password is given)."""
@@ -529,7 +545,7 @@ class TestNode:
 
     def cli(self, *args: str, input: str | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run coin-cli against this node; returns the completed process (text)."""
-        return subprocess.run(cli_command(*self.cli_args(), *args), input=input, capture_output=True, text=True, timeout=timeout)
+        return run_cli(*self.cli_args(), *args, input=input, timeout=timeout)
 
     def auth_header(self) -> str:
         cookie = read_cookie(self.cookie_path)

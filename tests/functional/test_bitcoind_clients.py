@@ -27,14 +27,14 @@ from bitcoin.core import (
 )
 from bitcoin.core.script import SIGHASH_ALL, CScript, CScriptWitness, SignatureHash
 from bitcoin.wallet import CBitcoinSecret, P2PKHBitcoinAddress, P2WPKHBitcoinAddress
-from util import CoindProcess
+from coin.regtest.framework import TestNode
 
 from coin.rpc.auth import read_cookie
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    proc = CoindProcess(tmp_path_factory.mktemp("clients") / "n").start()
+    proc = TestNode(0, tmp_path_factory.mktemp("clients") / "n").start()
     yield proc
     assert proc.stop() == 0
 

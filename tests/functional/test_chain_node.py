@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from bitcoin.core import CBlock
-from util import CoindProcess, wait_until
+from coin.regtest.framework import TestNode, wait_until
 
 from coin.rpc.client import RPCClientError
 from coin.rpc.errors import RPCError
@@ -26,16 +26,9 @@ ADDRESS = "bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c"
 OTHER_ADDRESS = "bcrt1qyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zs4w3j0"
 
 
-class MainnetCoind(CoindProcess):
+def mainnet_node(datadir: Path, *extra_args: str) -> TestNode:
     """coind on -chain=main (still only on loopback ports)."""
-
-    @property
-    def net_datadir(self) -> Path:
-        return self.datadir
-
-    def base_args(self) -> list[str]:
-        return ["-chain=main", f"-datadir={self.datadir}", f"-rpcport={self.rpc_port}",
-                f"-port={self.p2p_port}"]
+    return TestNode(0, datadir, extra_args=extra_args, chain="main")
 
 
 def split_blk(data: bytes) -> list[tuple[int, bytes]]:
@@ -80,7 +73,7 @@ def hash_serialized_3(utxos) -> str:
 
 
 def test_loadblock_mainnet_255_matches_bitcoinlib(tmp_path, mainnet_file):
-    node = MainnetCoind(tmp_path / "node", f"-loadblock={mainnet_file}").start()
+    node = mainnet_node(tmp_path / "node", f"-loadblock={mainnet_file}").start()
     try:
         wait_until(lambda: node.rpc("getblockcount") == 255, timeout=120, what="import to height 255")
         assert node.rpc("getbestblockhash") == MAIN_TIP_255
@@ -109,7 +102,7 @@ def test_tampered_signature_in_block_170_stops_the_chain_at_169(tmp_path, mainne
     tampered = tmp_path / "tampered.dat"
     tampered.write_bytes(bytes(raw))
 
-    node = MainnetCoind(tmp_path / "node", f"-loadblock={tampered}").start()
+    node = mainnet_node(tmp_path / "node", f"-loadblock={tampered}").start()
     try:
         wait_until(lambda: "Imported" in (node.datadir / "debug.log").read_text(), timeout=120,
                    what="the import to finish")
@@ -127,8 +120,8 @@ def _blocks_hex(node, hashes):
 
 @pytest.mark.parametrize("depth", [1, 101])
 def test_reorg_to_more_work_branch_matches_a_node_that_only_saw_it(tmp_path, depth):
-    a = CoindProcess(tmp_path / "a").start()
-    b = CoindProcess(tmp_path / "b").start()
+    a = TestNode(0, tmp_path / "a").start()
+    b = TestNode(0, tmp_path / "b").start()
     try:
         common = a.rpc("generatetoaddress", 5, ADDRESS)
         for raw in _blocks_hex(a, common):
@@ -153,7 +146,7 @@ def test_reorg_to_more_work_branch_matches_a_node_that_only_saw_it(tmp_path, dep
 
 
 def test_invalidate_and_reconsider(tmp_path):
-    node = CoindProcess(tmp_path / "n").start()
+    node = TestNode(0, tmp_path / "n").start()
     try:
         hashes = node.rpc("generatetoaddress", 10, ADDRESS)
         before = node.rpc("gettxoutsetinfo")
@@ -189,7 +182,7 @@ def _assert_consistent(node) -> int:
 
 @pytest.mark.parametrize("kill_after", [0.3, 0.9, 1.7])
 def test_sigkill_while_mining_restarts_consistent(tmp_path, kill_after):
-    node = CoindProcess(tmp_path / "n", "-dbcache=4").start()
+    node = TestNode(0, tmp_path / "n", extra_args=["-dbcache=4"]).start()
 
     def mine():
         try:
@@ -213,7 +206,7 @@ def test_sigkill_while_mining_restarts_consistent(tmp_path, kill_after):
 
 
 def test_sigkill_during_import_restarts_consistent(tmp_path, mainnet_file):
-    node = MainnetCoind(tmp_path / "node", f"-loadblock={mainnet_file}")
+    node = mainnet_node(tmp_path / "node", f"-loadblock={mainnet_file}")
     node.start(wait=False)
     wait_until(lambda: (node.datadir / "debug.log").exists()
                and "Importing" in (node.datadir / "debug.log").read_text(), timeout=60,

@@ -6,12 +6,12 @@ import json
 import subprocess
 
 import pytest
-from functional.util import CoindProcess, cli_cmd, free_port, run_cli
+from coin.regtest.framework import TestNode, cli_command, free_port, run_cli
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    n = CoindProcess(tmp_path_factory.mktemp("cli")).start()
+    n = TestNode(0, tmp_path_factory.mktemp("cli")).start()
     yield n
     n.stop()
 
@@ -112,9 +112,9 @@ def test_rpcwait_timeout(tmp_path):
 
 
 def test_rpcwait_waits_for_node_to_start(tmp_path):
-    node = CoindProcess(tmp_path)
+    node = TestNode(0, tmp_path)
     cli = subprocess.Popen(
-        cli_cmd("-regtest", f"-datadir={tmp_path}", f"-rpcport={node.rpc_port}", "-rpcwait", "-rpcwaittimeout=120", "help", "uptime"),
+        cli_command("-regtest", f"-datadir={tmp_path}", f"-rpcport={node.rpc_port}", "-rpcwait", "-rpcwaittimeout=120", "help", "uptime"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

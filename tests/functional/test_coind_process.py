@@ -7,7 +7,7 @@ import signal
 import subprocess
 
 import pytest
-from functional.util import CoindProcess, coind_cmd, free_port, wait_until
+from coin.regtest.framework import TestNode, coind_command, free_port, wait_until
 
 from coin.config import parse_args
 from coin.node import Node
@@ -16,13 +16,13 @@ from coin.rpc.errors import RPCError
 
 
 def run_coind(*args, timeout=60):
-    return subprocess.run(coind_cmd(*args), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(coind_command(*args), capture_output=True, text=True, timeout=timeout)
 
 
 def test_stop_rpc_exits_zero_and_cleans_up(tmp_path):
-    node = CoindProcess(tmp_path).start()
+    node = TestNode(0, tmp_path).start()
     assert node.cookie_path.exists()
-    assert (node.net_datadir / "coind.pid").read_text().strip() == str(node.proc.pid)
+    assert (node.net_datadir / "coind.pid").read_text().strip() == str(node.pid)
     assert node.rpc("stop") == "Bitcoin Core stopping"
     assert node.wait_exit() == 0
     assert not node.cookie_path.exists()
@@ -34,9 +34,9 @@ def test_stop_rpc_exits_zero_and_cleans_up(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_exits_zero_and_removes_cookie(tmp_path, sig):
-    node = CoindProcess(tmp_path).start()
+    node = TestNode(0, tmp_path).start()
     secret = node.cookie_path.read_text().partition(":")[2]
-    node.signal(sig)
+    node.send_signal(sig)
     assert node.wait_exit() == 0
     assert not node.cookie_path.exists()
     assert secret not in (node.net_datadir / "debug.log").read_text()  # never log secrets
@@ -69,9 +69,9 @@ def test_missing_datadir(tmp_path):
 
 
 def test_second_coind_on_same_datadir_fails_with_lock_error(tmp_path):
-    first = CoindProcess(tmp_path).start()
+    first = TestNode(0, tmp_path).start()
     try:
-        second = CoindProcess(tmp_path)
+        second = TestNode(0, tmp_path)
         r = run_coind(*second.base_args())
         assert r.returncode == 1
         assert r.stderr.splitlines() == [
@@ -95,7 +95,7 @@ def test_help_and_version():
 def test_conf_file_sets_rpc_credentials(tmp_path):
     port = free_port()
     (tmp_path / "coin.conf").write_text(f"regtest=1\nrpcuser=alice\nrpcpassword=s3cret\n[regtest]\nrpcport={port}\n")
-    proc = subprocess.Popen(coind_cmd(f"-datadir={tmp_path}"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(coind_command(f"-datadir={tmp_path}"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         client = RPCClient("127.0.0.1", port, user="alice", password="s3cret", timeout=30)
 
@@ -183,7 +183,7 @@ def test_regtest_starts_with_default_datadir(tmp_path):
 
     port = free_port()
     env = dict(os.environ, HOME=str(tmp_path))
-    proc = subprocess.Popen(coind_cmd("-regtest", f"-rpcport={port}"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(coind_command("-regtest", f"-rpcport={port}"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     cookie = tmp_path / ".coin" / "regtest" / ".cookie"
     try:
         client = RPCClient("127.0.0.1", port, cookie_path=cookie, timeout=30)

@@ -8,7 +8,7 @@ import bitcoin
 import pytest
 from bitcoin.core import CTransaction, b2lx, x
 from bitcoin.wallet import CBitcoinAddress
-from util import CoindProcess
+from coin.regtest.framework import TestNode
 
 from coin.rpc.errors import RPCError
 from coin.script.descriptor import descsum_check, descsum_create
@@ -18,7 +18,7 @@ P2WPKH = "bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    proc = CoindProcess(tmp_path_factory.mktemp("shapes") / "n").start()
+    proc = TestNode(0, tmp_path_factory.mktemp("shapes") / "n").start()
     yield proc
     assert proc.stop() == 0
 

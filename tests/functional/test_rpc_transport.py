@@ -7,12 +7,12 @@ import stat
 
 import bitcoin.rpc
 import pytest
-from functional.util import CoindProcess
+from coin.regtest.framework import TestNode
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    n = CoindProcess(tmp_path_factory.mktemp("transport")).start()
+    n = TestNode(0, tmp_path_factory.mktemp("transport")).start()
     yield n
     n.stop()
 
