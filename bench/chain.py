@@ -7,8 +7,8 @@ chain is built before timing (signatures by coin.crypto.ecc.sign over BIP-0143
 sighashes) and cached in the temp dir under a version key. Baseline: verifying the
 same inputs' scripts alone, one after another, with coin.script.verify_input under the
 block's flags (no signature cache). `ratio` = connect seconds / script-only seconds
-(target <= 2; script threads push it below 1 on 2 cores). Extra keys: blocks/s, tx/s,
-peak RSS.
+(target <= 2; script threads push it below 1 on 2 cores). Each is the best of REPEAT
+runs (a fresh datadir each), the two taken in turn. Extra keys: blocks/s, tx/s, peak RSS.
 
 `chain.loadblock.mainnet255`: seconds to import mainnet blocks 1-255 from a blk file
 with `ChainState.load_block_file` (fresh datadir, "main" params). Baseline:
@@ -36,6 +36,7 @@ SETUP_BLOCKS = 110
 TIMED_BLOCKS = 200
 TXS_PER_BLOCK = 26
 FEE = 500
+REPEAT = 3
 
 
 def _peak_rss_mib() -> float:
@@ -136,36 +137,57 @@ def connect() -> Measure:
     from coin.chain.chainstate import ChainState
     from coin.consensus.flags import get_block_script_flags
     from coin.params import get_params
+    from coin.primitives import Block
     from coin.script import PrecomputedTxData, verify_input
 
     params = get_params("regtest")
-    n_timed = 5 if os.environ.get(QUICK_ENV) else TIMED_BLOCKS
+    quick = bool(os.environ.get(QUICK_ENV))
+    n_timed = 5 if quick else TIMED_BLOCKS
     blocks, spent = _cached_chain(n_timed)
     setup, timed = blocks[:SETUP_BLOCKS], blocks[SETUP_BLOCKS:]
     n_txs = sum(len(b.txs) - 1 for b in timed)
-    work = Path(tempfile.mkdtemp(prefix="coin-bench-connect-"))
-    try:
-        with ChainState(params, work / "node", script_threads=os.cpu_count()) as cs:
-            for b in setup:
-                cs.process_new_block(b)
-            t0 = time.perf_counter()
-            for b in timed:
-                cs.process_new_block(b)
-            connect_s = time.perf_counter() - t0
-            if cs.height != len(blocks):
-                raise RuntimeError(f"connected only to height {cs.height}")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
     checks = []
     for height, b in enumerate(timed, start=SETUP_BLOCKS + 1):
         flags = get_block_script_flags(height, b.hash_bytes, params)
         for tx in b.txs[1:]:
             checks.append((tx, [spent[tx.txid_bytes]], flags))
-    t0 = time.perf_counter()
-    for tx, outs, flags in checks:
-        verify_input(tx, 0, outs, flags, txdata=PrecomputedTxData(tx, outs))
-    script_s = time.perf_counter() - t0
+
+    raw_timed = [b.to_bytes() for b in timed]
+
+    def connect_once() -> float:
+        # Each run gets freshly parsed blocks (nothing cached on them by an earlier run),
+        # their txids computed as the chain cache's loader leaves them.
+        fresh = [Block.from_bytes(raw) for raw in raw_timed]
+        for b in fresh:
+            for tx in b.txs:
+                tx.txid_bytes  # noqa: B018 - computed before timing, as when first loaded
+        work = Path(tempfile.mkdtemp(prefix="coin-bench-connect-"))
+        try:
+            with ChainState(params, work / "node", script_threads=os.cpu_count()) as cs:
+                for b in setup:
+                    cs.process_new_block(b)
+                t0 = time.perf_counter()
+                for b in fresh:
+                    cs.process_new_block(b)
+                elapsed = time.perf_counter() - t0
+                if cs.height != len(blocks):
+                    raise RuntimeError(f"connected only to height {cs.height}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return elapsed
+
+    def scripts_once() -> float:
+        t0 = time.perf_counter()
+        for tx, outs, flags in checks:
+            verify_input(tx, 0, outs, flags, txdata=PrecomputedTxData(tx, outs))
+        return time.perf_counter() - t0
+
+    # Best of `repeat`, the two measured in turn so that both see the same machine load
+    # (the machine is shared: a single run is at the mercy of its neighbours).
+    connect_s = script_s = float("inf")
+    for _ in range(1 if quick else REPEAT):
+        connect_s = min(connect_s, connect_once())
+        script_s = min(script_s, scripts_once())
     return Measure(connect_s, "s", script_s, "coin.script.verify_input of the same inputs, serially",
                    extra={"blocks": len(timed), "txs": n_txs,
                           "blocks_per_s": round(len(timed) / connect_s, 1),
