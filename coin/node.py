@@ -55,6 +55,8 @@ import coin
 from coin.chain.chainstate import ChainState
 from coin.config import Config, ConfigError
 from coin.log import NodeLogging
+from coin.mempool.fees import FeeEstimator
+from coin.mempool.persist import load_mempool, save_mempool
 from coin.mempool.pool import Mempool
 from coin.mining.miner import Miner
 from coin.params import ChainParams, get_params
@@ -395,8 +397,9 @@ class ChainComponent:
 
 class MempoolComponent:
     """The transaction pool as a node component: built on the chain state with the
-    -maxmempool, -minrelaytxfee and -mempoolexpiry settings, following the chain's
-    block connected / disconnected events."""
+    -maxmempool, -minrelaytxfee and -mempoolexpiry settings and a fee estimator,
+    following the chain's block connected / disconnected events; with -persistmempool
+    (default on) mempool.dat is loaded at start-up and saved at shutdown."""
 
     name = "mempool"
 
@@ -407,21 +410,28 @@ class MempoolComponent:
         node, config = self.node, self.node.config
         cs = node.chainstate
         min_relay = amount_from_value(config.get("minrelaytxfee", "0.00001"))
+        persist = config.get_bool("persistmempool", True)
 
         def build() -> Mempool:
             pool = Mempool(node.params, cs,
                            max_size_bytes=config.get_int("maxmempool", 300) * 1_000_000,
                            min_relay_fee=min_relay,
                            expiry_hours=config.get_int("mempoolexpiry", 336),
-                           clock=node.clock, sigcache=cs.sigcache)
+                           clock=node.clock, sigcache=cs.sigcache, fee_estimator=FeeEstimator())
             pool.connect_to_chain(cs)
+            if persist:
+                counts = load_mempool(pool, node.net_datadir, now=node.clock())
+                _log.info("Loaded mempool.dat: %s", counts)
             pool.loaded = True
             return pool
 
         node.mempool = await node.run_validation(build)
 
     async def stop(self) -> None:
-        pass
+        node = self.node
+        if node.mempool is not None and node.config.get_bool("persistmempool", True):
+            path = await node.run_validation(save_mempool, node.mempool, node.net_datadir)
+            _log.info("Dumped mempool to %s", path)
 
 
 def _progress(what: str) -> Callable[[int, int, int], None]:

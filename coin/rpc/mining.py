@@ -21,6 +21,7 @@ from coin.consensus.errors import Rejection
 from coin.consensus.pow import get_difficulty
 from coin.consensus.witness import get_witness_commitment_index
 from coin.crypto.address import InvalidAddress, address_to_script
+from coin.mempool.fees import smart_fee_result
 from coin.mining.assembler import (
     MAX_BLOCK_SIGOPS_COST,
     create_new_block,
@@ -433,12 +434,11 @@ async def estimatesmartfee(ctx: RPCContext, conf_target: int, estimate_mode: str
 
     def estimate() -> dict[str, Any]:
         pool = node.mempool
-        estimator = getattr(pool, "fee_estimator", None) if pool is not None else None
-        if estimator is not None:
-            rate, blocks = estimator.estimate_smart_fee(conf_target, conservative=(mode == "conservative"))
-            if rate is not None:
-                floor = max(pool.info()["mempoolminfee"], pool.info()["minrelaytxfee"])
-                return {"feerate": Decimal(max(rate, floor)).scaleb(-8), "blocks": blocks}
-        return {"errors": ["Insufficient data or no feerate found"], "blocks": 0}
+        if pool is None or pool.fee_estimator is None:
+            return {"errors": ["Insufficient data or no feerate found"], "blocks": 0}
+        result = smart_fee_result(pool.fee_estimator, pool, conf_target, mode)
+        if "feerate" in result:
+            result["feerate"] = Decimal(result["feerate"]).scaleb(-8)
+        return result
 
     return await node.run_validation(estimate)
