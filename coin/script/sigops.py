@@ -10,6 +10,8 @@ WITNESS_SCALE_FACTOR (4) each, witness sigops 1.
 stops silently at a truncated push, as in Core; nothing here raises on script data.
 """
 
+import re
+
 from coin.script.flags import Flags
 from coin.script.interpreter import is_push_only, witness_program
 from coin.script.opcodes import MAX_PUBKEYS_PER_MULTISIG
@@ -25,6 +27,9 @@ __all__ = [
 ]
 
 WITNESS_SCALE_FACTOR = 4
+
+_P2SH = int(Flags.P2SH)
+_WITNESS = int(Flags.WITNESS)
 
 
 def _ops(script: bytes):
@@ -68,12 +73,65 @@ def _last_push(script_sig: bytes) -> bytes:
     return data
 
 
+_SIGOP_BYTE = re.compile(rb"[\xac-\xaf]")
+
+
+def _template_sigops(script: bytes) -> int:
+    """The count of a standard output template (P2WPKH, P2SH, P2WSH, P2TR: 0; P2PKH: 1),
+    the same in both modes; -1 for any other script."""
+    n = len(script)
+    if n == 22:
+        if script[0] == 0 and script[1] == 0x14:
+            return 0
+    elif n == 25:
+        if script[0] == 0x76 and script[1] == 0xA9 and script[2] == 0x14 and script[23] == 0x88 \
+                and script[24] == 0xAC:
+            return 1
+    elif n == 23:
+        if script[0] == 0xA9 and script[1] == 0x14 and script[22] == 0x87:
+            return 0
+    elif n == 34:
+        if (script[0] == 0 or script[0] == 0x51) and script[1] == 0x20:
+            return 0
+    return -1
+
+
 def count_sigops(script: bytes, accurate: bool) -> int:
     """Core's CScript::GetSigOpCount(fAccurate)."""
+    n = _template_sigops(script)
+    if n >= 0:
+        return n
+    if _SIGOP_BYTE.search(script) is None:
+        return 0  # no byte of the script, so no opcode, is a signature operation
     n = 0
     last = 0xFF
-    for op, _ in _ops(script):
-        if op == 0xAC or op == 0xAD:
+    pos = 0
+    end = len(script)
+    while pos < end:
+        op = script[pos]
+        pos += 1
+        if op <= 0x4E:
+            if op < 0x4C:
+                size = op
+            elif op == 0x4C:
+                if pos + 1 > end:
+                    break
+                size = script[pos]
+                pos += 1
+            elif op == 0x4D:
+                if pos + 2 > end:
+                    break
+                size = script[pos] | (script[pos + 1] << 8)
+                pos += 2
+            else:
+                if pos + 4 > end:
+                    break
+                size = int.from_bytes(script[pos:pos + 4], "little")
+                pos += 4
+            if end - pos < size:
+                break
+            pos += size
+        elif op == 0xAC or op == 0xAD:
             n += 1
         elif op == 0xAE or op == 0xAF:
             if accurate and 0x51 <= last <= 0x60:
@@ -131,7 +189,7 @@ def _witness_sigops(version: int, program: bytes, witness) -> int:
 
 def count_witness_sigops(script_sig: bytes, script_pubkey: bytes, witness, flags: int) -> int:
     """Core's CountWitnessSigOps: sigops of a native or P2SH-nested witness program."""
-    if not int(flags) & Flags.WITNESS:
+    if not int(flags) & _WITNESS:
         return 0
     wp = witness_program(script_pubkey)
     if wp is not None:
@@ -150,8 +208,19 @@ def get_transaction_sigop_cost(tx, spent_outputs, flags: int) -> int:
     if tx.is_coinbase():
         return cost
     flags = int(flags)
-    if flags & Flags.P2SH:
-        cost += get_p2sh_sigop_count(tx, spent_outputs) * WITNESS_SCALE_FACTOR
+    p2sh = flags & _P2SH
+    witness = flags & _WITNESS
     for txin, spent in zip(tx.inputs, spent_outputs, strict=True):
-        cost += count_witness_sigops(txin.script_sig, spent.script_pubkey, txin.witness, flags)
+        spk = spent.script_pubkey
+        n = len(spk)
+        if n == 22 and spk[0] == 0 and spk[1] == 0x14:
+            # P2WPKH: one witness sigop (if the witness is empty or wrong the script
+            # fails; the count is still 1, as in Core)
+            if witness:
+                cost += 1
+            continue
+        if n == 23 and spk[0] == 0xA9 and spk[1] == 0x14 and spk[22] == 0x87 and p2sh:
+            cost += count_p2sh_sigops(spk, txin.script_sig) * WITNESS_SCALE_FACTOR
+        if witness:
+            cost += count_witness_sigops(txin.script_sig, spk, txin.witness, flags)
     return cost
