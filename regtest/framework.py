@@ -777,14 +777,25 @@ class Network:
         wait_until(connected, timeout, what=f"a connection from node {a} to node {b}")
 
     def disconnect(self, a: int, b: int, timeout: float = 30.0) -> None:
-        """Drop a's connection to b (``disconnectnode``); wait until it is gone on a's side."""
+        """Drop the connection between a and b (``disconnectnode`` on the side that opened
+        it); wait until neither lists the other.
+        """
         na, nb = self.nodes[a], self.nodes[b]
+        binds: list[tuple[TestNode, str]] = []  # (the accepting node, the opener's local address)
         for x, y in ((na, nb), (nb, na)):
             peer = _peer_to(x, y)
             if peer is not None:
+                if peer.get("addrbind"):
+                    binds.append((y, peer["addrbind"]))
                 with contextlib.suppress(RPCError):
                     x.disconnectnode("", peer["id"])
-        wait_until(lambda: _peer_to(na, nb) is None and _peer_to(nb, na) is None, timeout, what=f"nodes {a} and {b} to disconnect")
+
+        def gone() -> bool:
+            if _peer_to(na, nb) is not None or _peer_to(nb, na) is not None:
+                return False
+            return not any(p.get("addr") == bind for y, bind in binds for p in y.getpeerinfo())
+
+        wait_until(gone, timeout, what=f"nodes {a} and {b} to disconnect")
 
     def connect_all(self) -> None:
         for a, b in self.edges:

@@ -12,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from coin.regtest.cli import fallback_address
 from coin.regtest.framework import (
     Network,
     NodeStartError,
@@ -141,10 +142,7 @@ def test_node_start_stop_kill_restart(regtest_node):
 
 def test_chain_survives_restart(regtest_node):
     node = regtest_node
-    address = node.getnewaddress() if "getnewaddress" in node.help() else None
-    if address is None:
-        address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"  # BIP173's test program on regtest's hrp
-    hashes = node.generatetoaddress(3, address)
+    hashes = node.generatetoaddress(3, fallback_address())
     node.restart()
     assert node.getblockcount() == 3 and node.getbestblockhash() == hashes[-1]
 
@@ -206,6 +204,23 @@ def test_network_without_p2p_starts_and_stops_every_node(tmp_path):
         assert all(not n.running for n in net) and not any(pid_alive(p) for p in pids)
     finally:
         net.stop(check=False)
+
+
+def test_split_and_join(make_network):
+    net = make_network(3, "line")
+    assert [n.getconnectioncount() for n in net] == [1, 2, 1]
+    address = fallback_address()
+    net[0].generatetoaddress(1, address)
+    net.sync_all()
+    net.split([0, 1], [2])
+    assert [n.getconnectioncount() for n in net] == [1, 1, 0]
+    left = net[0].generatetoaddress(2, address)[-1]
+    right = net[2].generatetoaddress(3, address)[-1]  # more work
+    assert net.sync_blocks([0, 1]) == left
+    assert net[2].getbestblockhash() == right
+    net.join()
+    assert [n.getconnectioncount() for n in net] == [1, 2, 1]
+    assert {n.getbestblockhash() for n in net} == {right}
 
 
 # -- nothing is left behind --------------------------------------------------------------------
