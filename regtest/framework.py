@@ -321,6 +321,7 @@ class TestNode:
         self.die_with_parent = die_with_parent
         self.process: subprocess.Popen[bytes] | None = None
         self.rpc_connected = False
+        self._stop_requested = False
         self._stdout: Any = None
         self._stderr: Any = None
         self.rpc = RPCProxy(
@@ -404,6 +405,7 @@ class TestNode:
         self._stdout = open(self.stdout_path, "ab")  # noqa: SIM115 - closed in _forget
         self._stderr = open(self.stderr_path, "w+b")  # noqa: SIM115 - closed in _forget
         self.rpc_connected = False
+        self._stop_requested = False
         self.process = subprocess.Popen(
             coind_command(*self.base_args(), *args),
             stdin=subprocess.DEVNULL,
@@ -463,6 +465,27 @@ class TestNode:
         assert self.process is not None, "node was never started"
         self.process.send_signal(sig)
 
+    def request_stop(self) -> None:
+        """Ask the node to shut down (``stop`` RPC; SIGTERM if that fails) without waiting.
+
+        Asks once per run. When the RPC fails the node may already be shutting down
+        (its RPC server goes first), so it gets two seconds to exit before the signal.
+        """
+        if self._stop_requested or not self.running:
+            return
+        self._stop_requested = True
+        try:
+            self.client(timeout=10).call("stop")
+            return
+        except Exception:  # noqa: BLE001 - unreachable or warming up: use the signal
+            pass
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                self.process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout: float | None = None, *, expected_code: int | None = 0) -> int | None:
         """Stop cleanly: the ``stop`` RPC (SIGTERM if that fails), wait; SIGKILL after ``timeout``.
 
@@ -475,11 +498,7 @@ class TestNode:
         timeout = self.stop_timeout if timeout is None else timeout
         killed = False
         if self.running:
-            try:
-                self.client(timeout=10).call("stop")
-            except Exception:  # noqa: BLE001 - unreachable or warming up: use the signal
-                with contextlib.suppress(OSError):
-                    self.process.send_signal(signal.SIGTERM)
+            self.request_stop()
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -726,12 +745,7 @@ class Network:
     def stop(self, *, check: bool = True) -> None:
         """Stop every node (``stop`` RPC to all first, so they shut down in parallel)."""
         for node in self.nodes:
-            if node.running:
-                try:
-                    node.client(timeout=10).call("stop")
-                except Exception:  # noqa: BLE001 - fall back to SIGTERM
-                    with contextlib.suppress(OSError):
-                        node.send_signal(signal.SIGTERM)
+            node.request_stop()
         errors = []
         for node in self.nodes:
             try:
