@@ -6,8 +6,12 @@ import base64
 import re
 
 import pytest
+from blockbuilder import BlockBuilder, Utxo
 from coin.regtest.cli import fallback_address
 
+from coin.crypto.address import script_to_address
+from coin.params import get_params
+from coin.primitives import Block, OutPoint
 from coin.rpc.metrics import Histogram, escape_label, format_value
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (\S+)$')
@@ -95,3 +99,24 @@ def test_histogram_and_text_helpers():
     assert fams == {'x_bucket{le="0.1"}': 2, 'x_bucket{le="1.0"}': 3, 'x_bucket{le="+Inf"}': 4, "x_sum": 3.65, "x_count": 4}
     assert escape_label('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
     assert [format_value(v) for v in (3, 0.5, float("inf"), True)] == ["3", "0.5", "+Inf", "1"]
+
+
+def test_peers_blocks_and_mempool_from_the_network(make_network):
+    builder = BlockBuilder(seed=b"metrics")
+    address = script_to_address(builder.p2wpkh, get_params("regtest"))
+    net = make_network(2, "line")
+    net[0].generatetoaddress(101, address)
+    net.sync_blocks()
+    coinbase = Block.from_bytes(bytes.fromhex(net[0].getblock(net[0].getblockhash(1), 0))).txs[0]
+    tx = builder.spend([Utxo(OutPoint(coinbase.txid_bytes, 0), coinbase.outputs[0])], fee=10_000)
+    net[0].sendrawtransaction(tx.to_bytes().hex())
+    net.sync_mempools()
+    figures = scrape(net[1])
+    assert figures["coin_peers"]["samples"]["coin_peers"] == net[1].getconnectioncount() == 1
+    # blocks that arrived over P2P are connected and timed like mined ones
+    assert figures["coin_blocks_connected_total"]["samples"]["coin_blocks_connected_total"] == 101
+    assert figures["coin_block_validation_seconds"]["samples"]["coin_block_validation_seconds_count"] >= 101
+    info = net[1].getmempoolinfo()
+    assert info["size"] == 1
+    assert figures["coin_mempool_transactions"]["samples"]["coin_mempool_transactions"] == 1
+    assert figures["coin_mempool_bytes"]["samples"]["coin_mempool_bytes"] == info["bytes"] == tx.vsize
