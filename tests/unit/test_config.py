@@ -234,7 +234,7 @@ def test_help_lists_every_flag_with_default():
     text = help_message(NODE_ARGS, header="coind")
     for arg in NODE_ARGS:
         assert f"  -{arg.name}" in text
-    assert "(default: 450)" in text  # dbcache
+    assert "(default: 300)" in text  # dbcache
 
 
 def test_tables_have_unique_names():
