@@ -30,7 +30,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable
 
 from websockets.exceptions import ConnectionClosed
@@ -188,6 +188,7 @@ class Peer:
         self.last_common_block = None
         self.best_header_sent = None
         self.blocks_in_flight: OrderedDict[bytes, float] = OrderedDict()
+        self.pending_blocks: deque = deque()  # validation futures of received blocks
         self.downloading_since = 0.0
         self.headers_requested_at = 0.0      # monotonic; 0 when no getheaders outstanding
         self.unconnecting_headers = 0

@@ -63,6 +63,7 @@ __all__ = [
     "BLOCK_STALLING_TIMEOUT_DEFAULT",
     "BLOCK_STALLING_TIMEOUT_MAX",
     "HEADERS_RESPONSE_TIME",
+    "MAX_PENDING_BLOCKS",
     "block_ban_score",
 ]
 
@@ -77,6 +78,7 @@ BLOCK_STALLING_TIMEOUT_DEFAULT = 5.0
 BLOCK_STALLING_TIMEOUT_MAX = 64.0
 BLOCK_DOWNLOAD_TIMEOUT = 600.0     # with no other peer to turn to, give up after this
 HEADERS_RESPONSE_TIME = 120.0
+MAX_PENDING_BLOCKS = 16            # received blocks per peer waiting for validation
 
 _HONEST_KINDS = (RejectKind.TIME_FUTURE, RejectKind.PREV_MISSING, RejectKind.DUPLICATE)
 
@@ -110,6 +112,7 @@ class BlockSync:
     def __init__(self, cm):
         self.cm = cm
         self.in_flight: dict[bytes, int] = {}    # block hash -> peer id
+        self.processing: set[bytes] = set()      # received, waiting for validation
         self.stall_timeout = BLOCK_STALLING_TIMEOUT_DEFAULT
         self._request = asyncio.Event()
         self._announce = asyncio.Event()
@@ -315,12 +318,32 @@ class BlockSync:
                 return cs.get_entry(h), r
             return cs.get_entry(h), None
 
-        try:
-            entry, rejection = await self.cm.node.run_validation(process)
-        except Exception:  # noqa: BLE001 - our fault, never the peer's
-            log.exception("error processing block %s from peer=%d", block.hash, peer.id)
+        # Validation runs while this peer's reader decodes the next message (the
+        # validation thread takes jobs in order, so blocks are still processed in the
+        # order they came); at most MAX_PENDING_BLOCKS per peer wait for it.
+        self.processing.add(h)
+        fut = asyncio.ensure_future(self.cm.node.run_validation(process))
+        pending = peer.pending_blocks
+        pending.append(fut)
+        fut.add_done_callback(lambda f: self._block_processed(peer, block, f))
+        while len(pending) > MAX_PENDING_BLOCKS:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pending[0])
+            if pending and pending[0].done():
+                pending.popleft()
+
+    def _block_processed(self, peer, block, fut) -> None:
+        self.processing.discard(block.hash_bytes)
+        with contextlib.suppress(ValueError):
+            peer.pending_blocks.remove(fut)
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            log.error("error processing block %s from peer=%d: %r", block.hash, peer.id, exc)
             self.schedule_request()
             return
+        entry, rejection = fut.result()
         if rejection is not None:
             score = block_ban_score(rejection)
             log.info("block %s from peer=%d rejected: %s", block.hash, peer.id, rejection)
@@ -381,7 +404,7 @@ class BlockSync:
                       and len(p.blocks_in_flight) < MAX_BLOCKS_IN_TRANSIT_PER_PEER]
         if not candidates:
             return
-        claimed = set(self.in_flight)
+        claimed = set(self.in_flight) | self.processing
         plan = await self.cm.node.run_validation(self._plan_downloads, candidates, claimed)
         now = time.monotonic()
         for peer, entries in plan:

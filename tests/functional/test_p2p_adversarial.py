@@ -170,7 +170,7 @@ def _garbage_invalid_block(ws):
     def break_merkle(block):
         return Block(block.header.replace(merkle_root_bytes=b"\x11" * 32), block.txs)
 
-    bad = builder.next_block(tweak_after=break_merkle)
+    bad = builder.next_block(tweak=break_merkle, refresh=False)  # mined with the bad root
     ws.send(encode_message(REGTEST.magic, MsgBlock(bad)))
 
 
