@@ -295,21 +295,28 @@ class TransactionSignatureChecker:
         self.txdata = txdata
         self.sigcache = sigcache
 
-    def check_ecdsa_signature(self, sig: bytes, pubkey: bytes, script_code: bytes,
-                              sigversion: int) -> bool:
+    def _sighash(self, sig: bytes, pubkey: bytes, script_code: bytes,
+                 sigversion: int) -> bytes | None:
+        """The digest `sig` must sign, or None where Core fails without verifying (a
+        public key of the wrong length for its prefix, an empty signature)."""
         n = len(pubkey)
         if n == 0 or _PUBKEY_LEN.get(pubkey[0]) != n:
-            return False
+            return None
         if not sig:
-            return False
+            return None
         hash_type = sig[-1]
         if sigversion == SIGVERSION_WITNESS_V0:
             if self.amount is None:
                 raise ValueError("segwit signature check needs the spent amount")
-            sighash = segwit_v0_sighash(self.tx, self.index, script_code, self.amount,
-                                        hash_type, self.txdata)
-        else:
-            sighash = legacy_sighash(self.tx, self.index, script_code, hash_type, self.txdata)
+            return segwit_v0_sighash(self.tx, self.index, script_code, self.amount,
+                                     hash_type, self.txdata)
+        return legacy_sighash(self.tx, self.index, script_code, hash_type, self.txdata)
+
+    def check_ecdsa_signature(self, sig: bytes, pubkey: bytes, script_code: bytes,
+                              sigversion: int) -> bool:
+        sighash = self._sighash(sig, pubkey, script_code, sigversion)
+        if sighash is None:
+            return False
         der = sig[:-1]
         cache = self.sigcache
         if cache is not None and cache.contains(sighash, pubkey, der):
@@ -318,6 +325,23 @@ class TransactionSignatureChecker:
             return False
         if cache is not None:
             cache.add(sighash, pubkey, der)
+        return True
+
+    def defer_ecdsa_signature(self, sig: bytes, pubkey: bytes, script_code: bytes,
+                              sigversion: int, deferred: list) -> bool:
+        """check_ecdsa_signature with the ECDSA verification itself left to the caller:
+        False where it would fail without verifying, True if the signature cache holds
+        it; otherwise (pubkey, der_sig, sighash) is appended to `deferred` and True is
+        returned, to be believed only once that triple verifies. Only for a signature
+        whose result decides nothing but the input's pass or fail."""
+        sighash = self._sighash(sig, pubkey, script_code, sigversion)
+        if sighash is None:
+            return False
+        der = sig[:-1]
+        cache = self.sigcache
+        if cache is not None and cache.contains(sighash, pubkey, der):
+            return True
+        deferred.append((pubkey, der, sighash))
         return True
 
     def check_lock_time(self, lock_time: int) -> bool:
@@ -992,6 +1016,87 @@ def _verify_witness_program(witness, version: int, program: bytes, flags: int, c
         raise ScriptError("DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM")
 
 
+# ---------------------------------------------------------------------------
+# Fast paths: P2WPKH and P2PKH spends, exactly as the generic path runs them
+# ---------------------------------------------------------------------------
+#
+# Each does the generic path's steps for its template in the generic order and raises
+# the generic path's ScriptError at the same step; tests/unit/test_script_fastpaths.py
+# checks that on random valid and invalid spends. Their CHECKSIG result is consumed as
+# "must be true", which is what lets verify_input defer its ECDSA verification.
+
+def _checksig_must_pass(sig: bytes, pubkey: bytes, script_code: bytes, flags: int, checker,
+                        sigversion: int, deferred) -> None:
+    # OP_CHECKSIG followed by the final "top of stack must be true" (EVAL_FALSE).
+    check_signature_encoding(sig, flags)
+    check_pubkey_encoding(pubkey, flags, sigversion)
+    if deferred is None:
+        ok = checker.check_ecdsa_signature(sig, pubkey, script_code, sigversion)
+    else:
+        ok = checker.defer_ecdsa_signature(sig, pubkey, script_code, sigversion, deferred)
+    if not ok:
+        if flags & _NULLFAIL and sig:
+            raise ScriptError("NULLFAIL")
+        raise ScriptError("EVAL_FALSE")
+
+
+def _verify_p2wpkh(program: bytes, witness, flags: int, checker, deferred) -> None:
+    # A native v0 20-byte program with an empty scriptSig, WITNESS set.
+    if not cast_to_bool(program):
+        raise ScriptError("EVAL_FALSE")  # the scriptPubKey left a false program on top
+    if len(witness) != 2:
+        raise ScriptError("WITNESS_PROGRAM_MISMATCH")
+    sig, pubkey = witness
+    if len(sig) > MAX_SCRIPT_ELEMENT_SIZE or len(pubkey) > MAX_SCRIPT_ELEMENT_SIZE:
+        raise ScriptError("PUSH_SIZE")
+    # DUP HASH160 <program> EQUALVERIFY CHECKSIG
+    if ripemd160(_sha256(pubkey).digest()) != program:
+        raise ScriptError("EQUALVERIFY")
+    _checksig_must_pass(sig, pubkey, b"\x76\xa9\x14" + program + b"\x88\xac", flags, checker,
+                        SIGVERSION_WITNESS_V0, deferred)
+
+
+def _verify_p2pkh(script_sig: bytes, script_pubkey: bytes, flags: int, checker,
+                  deferred) -> bool:
+    # A P2PKH scriptPubKey; taken only for a scriptSig of two direct pushes (1..75
+    # bytes each) and, with WITNESS set, no witness. False: not taken.
+    n = len(script_sig)
+    a = script_sig[0] if n else 0
+    if not 1 <= a <= 75 or a + 2 >= n:
+        return False
+    b = script_sig[a + 1]
+    if not 1 <= b <= 75 or a + b + 2 != n:
+        return False
+    sig = script_sig[1:a + 1]
+    pubkey = script_sig[a + 2:]
+    if flags & _MINIMALDATA and not (check_minimal_push(sig, a) and check_minimal_push(pubkey, b)):
+        raise ScriptError("MINIMALDATA")
+    if ripemd160(_sha256(pubkey).digest()) != script_pubkey[3:23]:
+        raise ScriptError("EQUALVERIFY")
+    script_code, found = find_and_delete(script_pubkey, script_sig[:a + 1])
+    if found and flags & _CONST_SCRIPTCODE:
+        raise ScriptError("SIG_FINDANDDELETE")
+    _checksig_must_pass(sig, pubkey, script_code, flags, checker, SIGVERSION_BASE, deferred)
+    return True
+
+
+def _verify_template(script_sig: bytes, script_pubkey: bytes, witness, flags: int, checker,
+                     deferred) -> bool:
+    """Run a P2WPKH or P2PKH spend on its fast path; False if it has none."""
+    n = len(script_pubkey)
+    if n == 22:
+        if (script_pubkey[0] == 0 and script_pubkey[1] == 0x14 and flags & _WITNESS
+                and not script_sig):
+            _verify_p2wpkh(script_pubkey[2:], witness, flags, checker, deferred)
+            return True
+    elif n == 25:
+        if (script_pubkey[0] == 0x76 and script_pubkey[1] == 0xA9 and script_pubkey[2] == 0x14
+                and script_pubkey[23] == 0x88 and script_pubkey[24] == 0xAC
+                and not (witness and flags & _WITNESS)):
+            return _verify_p2pkh(script_sig, script_pubkey, flags, checker, deferred)
+    return False
+
+
 def verify_script(script_sig: bytes, script_pubkey: bytes, witness, flags: int,
                   checker) -> None:
     """Core's VerifyScript: scriptSig, then scriptPubKey, then P2SH / witness programs.
@@ -1002,6 +1107,13 @@ def verify_script(script_sig: bytes, script_pubkey: bytes, witness, flags: int,
     vector files use CLEANSTACK,P2SH), they are just not soft-fork-consistent.
     """
     flags = int(flags)
+    if _verify_template(script_sig, script_pubkey, witness, flags, checker, None):
+        return
+    _verify_generic(script_sig, script_pubkey, witness, flags, checker)
+
+
+def _verify_generic(script_sig: bytes, script_pubkey: bytes, witness, flags: int,
+                    checker) -> None:
     if flags & _SIGPUSHONLY and not is_push_only(script_sig):
         raise ScriptError("SIG_PUSHONLY")
 
@@ -1047,7 +1159,8 @@ def verify_script(script_sig: bytes, script_pubkey: bytes, witness, flags: int,
 
 
 def verify_input(tx, index: int, spent_outputs, flags: int, *,
-                 txdata: PrecomputedTxData | None = None, sigcache=None) -> None:
+                 txdata: PrecomputedTxData | None = None, sigcache=None,
+                 deferred: list | None = None) -> None:
     """Verify input `index` of `tx` against the output it spends.
 
     `spent_outputs` is the list of TxOut spent by each input of `tx`, in input order
@@ -1055,13 +1168,28 @@ def verify_input(tx, index: int, spent_outputs, flags: int, *,
     transaction's PrecomputedTxData: pass the same one for every input of a
     transaction to compute its shared signature-hash data once. `sigcache` is an
     optional SignatureCache. Raises ScriptError (Core's error name in `.code`).
+
+    `deferred`, a list, asks for the ECDSA verification of a P2WPKH or P2PKH spend
+    (whose signature result only decides pass or fail) to be appended to it as
+    (pubkey, der_sig, sighash) instead of run here, so that a caller can run many on
+    threads (libsecp256k1 releases the GIL). The input is then valid only if this
+    returns and every appended triple verifies (coin.crypto.ecc.verify_signature); if
+    one does not, verify the input again without `deferred` for its exact ScriptError.
+    Deferred signatures are not added to `sigcache` (as Core's block validation).
+    Other scripts are verified here in full, deferred or not.
     """
     if txdata is None:
         txdata = PrecomputedTxData(tx, spent_outputs)
     spent = spent_outputs[index]
     txin = tx.inputs[index]
     checker = TransactionSignatureChecker(txdata, index, spent.value, sigcache)
-    verify_script(txin.script_sig, spent.script_pubkey, txin.witness, flags, checker)
+    script_sig = txin.script_sig
+    script_pubkey = spent.script_pubkey
+    witness = txin.witness
+    flags = int(flags)
+    if _verify_template(script_sig, script_pubkey, witness, flags, checker, deferred):
+        return
+    _verify_generic(script_sig, script_pubkey, witness, flags, checker)
 
 
 def verify_transaction(tx, spent_outputs, flags: int, *, sigcache=None) -> None:
