@@ -145,18 +145,10 @@ def test_up_refuses_a_foreign_directory(tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "not ours"
 
 
-# What the demo says when a colleague's part has not landed yet (issue 6: P2P, issue 7: coin-wallet).
-_MISSING_PARTS = ("this coind has no P2P networking", "coin-wallet (coin.wallet.cli) is not installed")
-
-
 def test_demo_confirms_the_payment_on_every_node(tmp_path):
     r = run_regtest("demo", "--dir", str(tmp_path / "demo"), timeout=600)
     assert "Traceback" not in r.stderr
     assert "all nodes stopped." in r.stdout
-    if r.returncode != 0 and any(m in r.stderr for m in _MISSING_PARTS):
-        # a clean, named failure; the end-to-end run waits for the missing part
-        assert r.returncode == 1 and "FAILED at step" in r.stderr
-        pytest.skip(f"demo cannot run end to end yet: {r.stderr.strip().splitlines()[-1]}")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "the payment is confirmed on every node" in r.stdout
     for i in range(3):
