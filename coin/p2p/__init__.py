@@ -12,6 +12,20 @@ Outline (lowest layer first; connection management and sync are built on these):
   `command`, `max_payload`, `from_payload`, `to_payload`; `parse_message`,
   `encode_message`, the `MESSAGES` registry.
 
+Above the wire (the network itself; import these modules directly, they are not
+re-exported here):
+- `peer`: `Peer`, one WebSocket with its send queue, reader, timeouts and per-peer state;
+- `banman`: `BanMan`, banned subnets (setban, banlist.json) and discouraged addresses;
+- `addrman`: `AddrMan`, the bounded address book (peers.json);
+- `sync`: `BlockSync`, headers-first download, stall detection, serving and announcing
+  blocks (BIP-0130);
+- `relay`: `TxRelay`, transaction announcement (trickled, BIP-0339 wtxid, BIP-0133
+  feefilter), requests, orphans;
+- `connman`: `ConnMan`, the node component: listening, dialling, handshake, dispatch,
+  misbehaviour. Its error contract: nothing a peer sends raises past the peer's task;
+  misbehaviour costs the peer its connection and (unless local or whitelisted) its
+  address is discouraged for -bantime.
+
 Error contract: nothing a peer sends raises past these decoders except
 - `FrameError(reason, ban_score)` from `decode_frame` (wrong magic, invalid command,
   oversized or mismatched length, bad checksum, a text message): disconnect;

@@ -1,0 +1,194 @@
+"""coin.p2p.connman / sync / relay in one process: ChainStates on LevelDB in tmp dirs,
+connection managers on loopback WebSockets, a raw WebSocket client as a scripted peer.
+
+Headers-first sync and a reorg between two managers, orphan transactions fetching
+their parent from the scripted peer, misbehaviour (discouraged unless local or
+whitelisted), self-connections, setnetworkactive.
+"""
+
+import asyncio
+import functools
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+from blockbuilder import BlockBuilder
+from websockets.asyncio.client import connect
+
+from coin.chain.chainstate import ChainState
+from coin.config import NODE_ARGS, parse_args
+from coin.mempool.pool import Mempool
+from coin.p2p.connman import ConnMan
+from coin.p2p.framing import decode_frame
+from coin.p2p.messages import MsgTx, MsgVerack, MsgVersion, encode_message, parse_message
+from coin.p2p.peer import ConnectionType
+from coin.p2p.protocol import MSG_WITNESS_TX
+from coin.params import get_params
+
+REGTEST = get_params("regtest")
+
+
+class StubNode:
+    """What ConnMan needs of a Node: params, config, clock, datadir, chain, pool, run_validation."""
+
+    def __init__(self, datadir, *args):
+        datadir.mkdir(parents=True, exist_ok=True)
+        self.config = parse_args(["-regtest", f"-datadir={datadir}", "-port=0", "-bind=127.0.0.1", *args],
+                                 args=NODE_ARGS)
+        self.params = REGTEST
+        self.clock = time.time
+        self.net_datadir = self.config.net_datadir
+        self.net_datadir.mkdir(parents=True, exist_ok=True)
+        self.chainstate = ChainState(REGTEST, self.net_datadir, script_threads=1)
+        self.mempool = Mempool(REGTEST, self.chainstate)
+        self.mempool.connect_to_chain(self.chainstate)
+        self._ex = ThreadPoolExecutor(1)
+        self.connman = ConnMan(self)
+
+    async def run_validation(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._ex, functools.partial(fn, *args))
+
+    async def stop(self):
+        await self.connman.stop()
+        await self.run_validation(self.chainstate.close)
+        self._ex.shutdown()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.connman.port}"
+
+
+async def until(predicate, timeout: float = 20.0, what: str = "a condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+@pytest.fixture
+def builder():
+    return BlockBuilder(time=int(time.time()) - 3 * 3600)
+
+
+def test_headers_first_sync_and_reorg(tmp_path, builder):
+    async def scenario():
+        a, b = StubNode(tmp_path / "a"), StubNode(tmp_path / "b")
+        try:
+            main = builder.build_chain(30)
+            for blk in main:
+                a.chainstate.process_new_block(blk)
+            await a.connman.start()
+            await b.connman.start()
+            b.connman.add_node(a.address, "onetry")
+            await until(lambda: b.chainstate.tip.hash_bytes == main[-1].hash_bytes, what="sync")
+            # A fork from height 20, longer than the main chain: both follow it.
+            fork_base = builder.entry_of(main[19])
+            fork, prev = [], fork_base
+            for _ in range(12):
+                blk = builder.next_block(prev=prev, set_tip=False)
+                fork.append(blk)
+                prev = builder.entry_of(blk)
+            for blk in fork:
+                await a.run_validation(a.chainstate.process_new_block, blk)
+            await until(lambda: b.chainstate.tip.hash_bytes == fork[-1].hash_bytes, what="the reorg")
+            assert b.chainstate.height == 32
+            peer = next(iter(b.connman.peers.values()))
+            assert peer.best_known_header.hash_bytes == fork[-1].hash_bytes
+            assert peer.misbehavior == 0
+        finally:
+            await b.stop()
+            await a.stop()
+
+    run(scenario())
+
+
+def test_orphan_fetches_its_parent(tmp_path, builder):
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        blocks = builder.build_chain(101)
+        for blk in blocks:
+            node.chainstate.process_new_block(blk)
+        parent = builder.spend([builder.coinbase_utxo(1)], n_outputs=1, fee=10_000)
+        child = builder.spend(builder.utxos_of(parent), fee=10_000)
+        await node.connman.start()
+        try:
+            async with connect(f"ws://{node.address}/", compression=None) as ws:
+                await ws.send(encode_message(REGTEST.magic, MsgVersion(
+                    version=70016, services=9, nonce=int.from_bytes(os.urandom(8), "little"), user_agent="/t/")))
+                while True:
+                    command, _ = decode_frame(REGTEST.magic, await asyncio.wait_for(ws.recv(), 10))
+                    if command == "verack":
+                        break
+                await ws.send(encode_message(REGTEST.magic, MsgVerack()))
+                await until(lambda: any(p.handshake_done for p in node.connman.peers.values()), what="handshake")
+                await ws.send(encode_message(REGTEST.magic, MsgTx(child)))
+                while True:  # the node asks us for the missing parent, by txid
+                    command, payload = decode_frame(REGTEST.magic, await asyncio.wait_for(ws.recv(), 10))
+                    if command == "getdata":
+                        inv = parse_message(command, payload).inventory
+                        assert [(v.type, v.hash_bytes) for v in inv] == [(MSG_WITNESS_TX, parent.txid_bytes)]
+                        break
+                await ws.send(encode_message(REGTEST.magic, MsgTx(parent)))
+                await until(lambda: node.mempool.contains(child.txid_bytes), what="the orphan accepted")
+                assert node.mempool.contains(parent.txid_bytes)
+                assert len(node.connman.relay.orphans) == 0
+        finally:
+            await node.stop()
+
+    run(scenario())
+
+
+def _fake_peer(host, *, local=False, whitelisted=False):
+    reasons = []
+    return SimpleNamespace(id=7, host=host, addr=f"{host}:1", misbehavior=0, should_discourage=False,
+                           local=local, whitelisted=whitelisted, conn_type=ConnectionType.INBOUND,
+                           disconnect=reasons.append, reasons=reasons)
+
+
+@pytest.mark.parametrize("host, local, whitelisted, discouraged", [
+    ("10.1.2.3", False, False, True),
+    ("127.0.0.1", True, False, False),
+    ("10.1.2.4", False, True, False),
+], ids=["remote", "local", "whitelisted"])
+def test_misbehaviour_disconnects_and_discourages_remote_peers_only(tmp_path, host, local, whitelisted, discouraged):
+    node = SimpleNamespace(params=REGTEST, clock=time.time, net_datadir=None, chainstate=None, mempool=None,
+                           config=parse_args(["-regtest", f"-datadir={tmp_path}"], args=NODE_ARGS))
+    cm = ConnMan(node)
+    peer = _fake_peer(host, local=local, whitelisted=whitelisted)
+    cm.misbehaving(peer, 60, "first")
+    assert peer.reasons == [] and peer.misbehavior == 60
+    cm.misbehaving(peer, 40, "second")
+    assert len(peer.reasons) == 1 and peer.should_discourage
+    assert cm.banman.is_discouraged(host) is discouraged
+
+
+def test_self_connection_is_dropped_and_network_can_be_turned_off(tmp_path):
+    async def scenario():
+        n = StubNode(tmp_path / "n")
+        m = StubNode(tmp_path / "m")
+        await n.connman.start()
+        await m.connman.start()
+        try:
+            peer = await n.connman.open_connection("127.0.0.1", n.connman.port, ConnectionType.MANUAL)
+            assert peer is not None
+            await until(lambda: not n.connman.peers, what="the self-connection to go")
+            n.connman.add_node(m.address, "add")
+            await until(lambda: any(p.handshake_done for p in m.connman.peers.values()), what="addnode")
+            await n.connman.set_network_active(False)
+            assert not n.connman.peers
+            await until(lambda: not m.connman.peers, what="the other side to see it")
+            assert await n.connman.open_connection("127.0.0.1", m.connman.port, ConnectionType.MANUAL) is None
+            await n.connman.set_network_active(True)
+            await until(lambda: any(p.handshake_done for p in m.connman.peers.values()), what="the reconnection")
+        finally:
+            await m.stop()
+            await n.stop()
+
+    run(scenario())
