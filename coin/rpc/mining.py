@@ -17,6 +17,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from coin.consensus.constants import NO_WITNESS_COMMITMENT
 from coin.consensus.errors import Rejection
 from coin.consensus.pow import get_difficulty
 from coin.consensus.witness import get_witness_commitment_index
@@ -189,12 +190,13 @@ async def generateblock(ctx: RPCContext, output: str, transactions: list, submit
     return {"hash": block.hash}
 
 
-def _update_uncommitted_block_structures(block: Block) -> Block:
+def _update_uncommitted_block_structures(block: Block, height: int, params) -> Block:
     """Core's UpdateUncommittedBlockStructures: give a coinbase the witness reserved value
-    when the block commits to witnesses but the coinbase carries none."""
-    if not block.txs or block.txs[0].inputs[0].witness:
+    when the block at `height` commits to witnesses, segwit is active there and the
+    coinbase carries no witness. A block without a commitment is left as it is."""
+    if not block.txs or block.txs[0].has_witness() or height < params.segwit_height:
         return block
-    if get_witness_commitment_index(block) is None:
+    if get_witness_commitment_index(block) == NO_WITNESS_COMMITMENT:
         return block
     coinbase = block.txs[0]
     cb_in = coinbase.inputs[0]._replace(witness=(WITNESS_RESERVED_VALUE,))
@@ -226,8 +228,9 @@ async def submitblock(ctx: RPCContext, hexdata: str, dummy: Any) -> str | None:
 
     def submit() -> str | None:
         nonlocal block
-        if cs.get_entry(block.header.prev_hash_bytes) is not None:
-            block = _update_uncommitted_block_structures(block)
+        prev = cs.get_entry(block.header.prev_hash_bytes)
+        if prev is not None:
+            block = _update_uncommitted_block_structures(block, prev.height + 1, node.params)
         try:
             _, new = cs.process_new_block(block)
         except Rejection as r:
@@ -353,7 +356,7 @@ async def getblocktemplate(ctx: RPCContext, template_request: dict) -> Any:
             "height": template.height,
         }
         index = get_witness_commitment_index(block)
-        if index is not None:
+        if index != NO_WITNESS_COMMITMENT:
             result["default_witness_commitment"] = block.txs[0].outputs[index].script_pubkey.hex()
         node.last_template = (block.weight, len(block.txs) - 1)
         return result
