@@ -149,3 +149,48 @@ def test_address_gossip_finds_the_rest(make_network, make_node):
                60, what="the newcomer to learn A and C")
     wait_until(lambda: {a.p2p_address, c.p2p_address} <= {p["addr"] for p in newcomer.getpeerinfo()},
                60, what="the newcomer to connect to A and C")
+
+
+def test_network_rpcs_and_their_errors(make_network):
+    from coin.rpc.errors import RPCError
+
+    net = make_network(2, "line")
+    a, b = net
+
+    def code(fn, *args):
+        try:
+            fn(*args)
+        except RPCError as e:
+            return e.code, e.message
+        raise AssertionError("no error")
+
+    assert a.getconnectioncount() == 1
+    a.addnode(b.p2p_address, "add")
+    assert code(a.addnode, b.p2p_address, "add") == (-23, "Error: Node already added")
+    info = a.getaddednodeinfo()
+    assert info == [{"addednode": b.p2p_address, "connected": True,
+                     "addresses": [{"address": b.p2p_address, "connected": "outbound"}]}]
+    assert code(a.getaddednodeinfo, "1.2.3.4:5")[0] == -24
+    a.addnode(b.p2p_address, "remove")
+    assert code(a.addnode, b.p2p_address, "remove")[0] == -24
+    assert code(a.addnode, b.p2p_address, "bogus")[0] == -1
+    assert code(a.disconnectnode, "1.2.3.4:5") == (-29, "Node not found in connected nodes")
+    assert code(a.disconnectnode, b.p2p_address, 0)[0] == -32602
+    a.ping()
+    wait_until(lambda: all("pingtime" in p for p in a.getpeerinfo()), 30, what="a pong")
+    a.setban("10.0.0.0/8", "add", 1000)
+    assert code(a.setban, "10.0.0.0/8", "add")[0] == -23
+    assert code(a.setban, "not-an-ip", "add")[0] == -30
+    banned = a.listbanned()
+    assert [x["address"] for x in banned] == ["10.0.0.0/8"] and banned[0]["ban_duration"] == 1000
+    a.setban("127.0.0.1", "add")
+    wait_until(lambda: a.getconnectioncount() == 0, 30, what="the banned peer to go")
+    a.clearbanned()
+    assert a.listbanned() == []
+    assert code(a.setban, "10.0.0.0/8", "remove")[0] == -30
+    assert a.setnetworkactive(False) is False
+    assert a.getnetworkinfo()["networkactive"] is False
+    assert a.setnetworkactive(True) is True
+    wait_until(lambda: b.getconnectioncount() == 0, 30, what="B to see the ban")
+    net.connect(0, 1)
+    assert a.getnettotals()["totalbytesrecv"] > 0
