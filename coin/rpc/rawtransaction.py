@@ -423,7 +423,8 @@ async def testmempoolaccept(ctx: RPCContext, rawtxs: list, maxfeerate: Any) -> l
                 item["reject-reason"] = "missing-inputs" if rej.kind is RejectKind.MISSING_INPUTS else rej.reason
                 results.append(item)
                 continue
-            if rate > 0 and r.fee > fee_for_vsize(rate, tx.vsize):
+            # Core caps on the vsize it reports: the sigop-adjusted one (-bytespersigop).
+            if rate > 0 and r.fee > fee_for_vsize(rate, r.vsize):
                 item["allowed"] = False
                 item["reject-reason"] = "max-fee-exceeded"
                 results.append(item)

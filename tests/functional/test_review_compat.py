@@ -59,3 +59,30 @@ def test_submitblock_accepts_a_block_without_witness_commitment(node):
     assert node.rpc("getbestblockhash") == block.GetHash()[::-1].hex()
     # The stored block is the one submitted, byte for byte (no witness was added).
     assert node.rpc("getblock", block.GetHash()[::-1].hex(), 0) == raw
+
+
+def test_testmempoolaccept_caps_the_fee_on_the_sigop_adjusted_vsize(node):
+    # Core's testmempoolaccept checks maxfeerate against the vsize it reports (the
+    # sigop-adjusted one, -bytespersigop 20), not the plain weight / 4.
+    import bitcoin
+    from bitcoin.wallet import CBitcoinAddress, P2SHBitcoinAddress
+
+    bitcoin.SelectParams("regtest")
+    # 15 sigops (the standard P2SH maximum) in a branch that never runs.
+    redeem = CScript(bytes([0x00, 0x63]) + b"\xac" * 15 + bytes([0x68, 0x51]))
+    address = str(P2SHBitcoinAddress.from_redeemScript(redeem))
+    block_hash = node.rpc("generatetoaddress", 1, address)[0]
+    node.rpc("generatetoaddress", 100, P2WPKH)
+    coinbase = node.rpc("getblock", block_hash, 2)["tx"][0]
+    fee = 2_000_000
+    value = round(coinbase["vout"][0]["value"] * 100_000_000) - fee
+    spend = CMutableTransaction(
+        [CMutableTxIn(COutPoint(lx(coinbase["txid"]), 0), CScript([bytes(redeem)]))],
+        [CMutableTxOut(value, CBitcoinAddress(P2WPKH).to_scriptPubKey())])
+    raw = spend.serialize().hex()
+    plain_vsize = len(spend.serialize())
+    sigop_vsize = 15 * 4 * 20 // 4
+    assert plain_vsize * 10_000 < fee < sigop_vsize * 10_000  # 0.1 BTC/kvB = 10,000 sat/vB
+    (result,) = node.rpc("testmempoolaccept", [raw], "0.1")
+    assert result["allowed"] is True, result
+    assert result["vsize"] == sigop_vsize
