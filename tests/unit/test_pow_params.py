@@ -58,6 +58,12 @@ def test_compact_round_trip(bits, target):
 
 def test_compact_negative_and_overflow():
     assert compact_to_target(0x04923456)[1]  # negative
+    # Core's SetCompact shifts the mantissa away before the sign test (arith_uint256_tests):
+    # 0x01803456 and 0x02800056 are zero and not negative; 0x01fedcba is negative.
+    assert compact_to_target(0x01803456) == (0, False, False)
+    assert compact_to_target(0x02800056) == (0, False, False)
+    assert compact_to_target(0x01FEDCBA) == (0x7E, True, False)
+    assert bits_to_target(0x01800001) == 0
     assert compact_to_target(0xFF123456)[2]  # overflow
     with pytest.raises(ValueError):
         bits_to_target(0x04923456)
