@@ -18,9 +18,10 @@ at most MAX_PEER_TX_REQUEST_IN_FLIGHT outstanding per peer.
 
 Accepting: a `tx` goes to `mempool.accept` on the validation thread. Accepted: the
 orphans that spend it are retried (recursively). Missing inputs: the transaction
-waits in the orphan pool (at most MAX_ORPHAN_TRANSACTIONS, each at most
-MAX_STANDARD_TX_WEIGHT, expiring after ORPHAN_TX_EXPIRE_TIME, dropped with the peer
-that sent it) and its missing parents are requested from the sender. Rejected: the
+waits in the mempool layer's `OrphanPool` (coin.mempool.orphans: at most 100, each at
+most MAX_STANDARD_TX_WEIGHT, expiring 20 minutes after it arrived by `node.clock`,
+dropped with the peer that sent it, and dropped when a connected block includes it or
+spends what it spends) and its missing parents are requested from the sender. Rejected: the
 wtxid is remembered (forgotten when the tip changes) and a consensus failure costs the
 sender the Rejection's ban score; policy failures, conflicts and duplicates cost
 nothing, so an honest peer that merely lost a race is never punished.
@@ -38,21 +39,19 @@ import random
 import time
 
 from coin.consensus.errors import Rejection, RejectKind
+from coin.mempool.orphans import OrphanPool
 from coin.p2p.messages import InvVector, MsgFeeFilter, MsgGetData, MsgInv
 from coin.p2p.peer import LimitedSet
 from coin.p2p.protocol import MSG_TX, MSG_WITNESS_FLAG, MSG_WITNESS_TX, MSG_WTX
 
 __all__ = [
     "TxRelay",
-    "Orphanage",
     "INBOUND_INVENTORY_BROADCAST_INTERVAL",
     "OUTBOUND_INVENTORY_BROADCAST_INTERVAL",
     "INVENTORY_BROADCAST_MAX",
     "MAX_TO_ANNOUNCE",
     "MAX_PEER_TX_REQUEST_IN_FLIGHT",
     "GETDATA_TX_INTERVAL",
-    "MAX_ORPHAN_TRANSACTIONS",
-    "ORPHAN_TX_EXPIRE_TIME",
     "tx_ban_score",
 ]
 
@@ -64,9 +63,6 @@ INVENTORY_BROADCAST_MAX = 1000
 MAX_TO_ANNOUNCE = 10_000
 MAX_PEER_TX_REQUEST_IN_FLIGHT = 100
 GETDATA_TX_INTERVAL = 60.0
-MAX_ORPHAN_TRANSACTIONS = 100
-MAX_STANDARD_TX_WEIGHT = 400_000
-ORPHAN_TX_EXPIRE_TIME = 20 * 60
 FEEFILTER_INTERVAL = 10 * 60
 
 _FREE_KINDS = (RejectKind.POLICY, RejectKind.CONFLICT, RejectKind.DUPLICATE, RejectKind.MISSING_INPUTS)
@@ -80,66 +76,13 @@ def tx_ban_score(rejection: Rejection) -> int:
     return rejection.ban_score
 
 
-class Orphanage:
-    """Transactions waiting for their parents (Core's TxOrphanage, bounded).
-
-    Keyed by wtxid; `by_parent` maps a parent txid to the wtxids spending it. Only
-    touched on the validation thread.
-    """
-
-    def __init__(self, max_orphans: int = MAX_ORPHAN_TRANSACTIONS, rng: random.Random | None = None):
-        self.max_orphans = max_orphans
-        self.rng = rng or random.Random()
-        self.orphans: dict[bytes, tuple] = {}            # wtxid -> (tx, peer_id, expiry)
-        self.by_parent: dict[bytes, set[bytes]] = {}
-
-    def __len__(self) -> int:
-        return len(self.orphans)
-
-    def have(self, h: bytes) -> bool:
-        return h in self.orphans or any(tx.txid_bytes == h for tx, _p, _e in self.orphans.values())
-
-    def add(self, tx, peer_id: int, now: float) -> bool:
-        """Keep `tx`; False if already kept or too heavy. Evicts at random when full."""
-        w = tx.wtxid_bytes
-        if w in self.orphans or tx.weight > MAX_STANDARD_TX_WEIGHT:
-            return False
-        self.orphans[w] = (tx, peer_id, now + ORPHAN_TX_EXPIRE_TIME)
-        for txin in tx.inputs:
-            self.by_parent.setdefault(txin.prevout.txid_bytes, set()).add(w)
-        while len(self.orphans) > self.max_orphans:
-            self.erase(self.rng.choice(list(self.orphans)))
-        return True
-
-    def erase(self, wtxid: bytes) -> None:
-        item = self.orphans.pop(wtxid, None)
-        if item is None:
-            return
-        for txin in item[0].inputs:
-            s = self.by_parent.get(txin.prevout.txid_bytes)
-            if s is not None:
-                s.discard(wtxid)
-                if not s:
-                    del self.by_parent[txin.prevout.txid_bytes]
-
-    def erase_for_peer(self, peer_id: int) -> None:
-        for w in [w for w, (_tx, p, _e) in self.orphans.items() if p == peer_id]:
-            self.erase(w)
-
-    def expire(self, now: float) -> None:
-        for w in [w for w, (_tx, _p, e) in self.orphans.items() if e <= now]:
-            self.erase(w)
-
-    def children_of(self, txid: bytes) -> list:
-        return [self.orphans[w] for w in sorted(self.by_parent.get(txid, ())) if w in self.orphans]
-
-
 class TxRelay:
     """Transaction relay for one connection manager (`cm`)."""
 
     def __init__(self, cm):
         self.cm = cm
-        self.orphans = Orphanage()
+        self.orphans = OrphanPool(clock=lambda: self.cm.node.clock())   # validation thread only
+        self._chainstate = None
         self.recent_rejects = LimitedSet(120_000)
         self.requested: dict[bytes, tuple[int, float]] = {}   # hash -> (peer id, when)
         self._task: asyncio.Task | None = None
@@ -150,6 +93,10 @@ class TxRelay:
         return self.cm.node.mempool
 
     def start(self) -> None:
+        cs = self.cm.node.chainstate
+        if cs is not None and self._chainstate is None:
+            cs.subscribe("block_connected", self.on_block_connected)
+            self._chainstate = cs
         self._task = asyncio.create_task(self._trickle_loop(), name="p2p-txrelay")
 
     async def stop(self) -> None:
@@ -158,6 +105,10 @@ class TxRelay:
             with contextlib.suppress(BaseException):
                 await self._task
             self._task = None
+        if self._chainstate is not None:
+            with contextlib.suppress(ValueError, KeyError):
+                self._chainstate.unsubscribe("block_connected", self.on_block_connected)
+            self._chainstate = None
 
     # -- events --------------------------------------------------------------------------
 
@@ -177,6 +128,11 @@ class TxRelay:
     def on_tip_changed(self) -> None:
         self.recent_rejects.clear()
 
+    def on_block_connected(self, block, entry=None) -> None:
+        """Chain event, on the validation thread (where the orphans live): forget orphans
+        the block includes or conflicts with (Core's BlockConnected -> EraseForBlock)."""
+        self.orphans.remove_for_block(block)
+
     def on_handshake(self, peer) -> None:
         peer.next_inv_send = time.monotonic() + self._interval(peer)
         self._send_feefilter(peer)
@@ -190,7 +146,7 @@ class TxRelay:
         mp = self.mempool
         if mp is not None:
             orphans = self.orphans
-            task = asyncio.ensure_future(self.cm.node.run_validation(orphans.erase_for_peer, peer.id))
+            task = asyncio.ensure_future(self.cm.node.run_validation(orphans.remove_for_peer, peer.id))
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     def _send_feefilter(self, peer) -> None:
@@ -228,7 +184,7 @@ class TxRelay:
             for inv in wanted:
                 h = inv.hash_bytes
                 have = mp.contains_wtxid(h) if inv.type == MSG_WTX else mp.contains(h)
-                if not have and not self.orphans.have(h):
+                if not have and not self.orphans.contains(h):
                     out.append(inv)
             return out
 
@@ -302,7 +258,6 @@ class TxRelay:
         if mp is None or wtxid in self.recent_rejects:
             return
         peer.last_transaction_time = int(self.cm.node.clock())
-        now = time.time()
         orphans = self.orphans
 
         def accept():
@@ -313,27 +268,29 @@ class TxRelay:
                     parents = sorted({i.prevout.txid_bytes for i in tx.inputs})
                     if any(p in self.recent_rejects for p in parents):
                         return r, [], []
-                    orphans.add(tx, peer.id, now)
+                    orphans.add(tx, peer.id)
                     missing = [p for p in parents if not mp.contains(p)]
                     return r, [], missing
                 return r, [], []
+            orphans.remove(wtxid)            # it may have waited here itself
             done = []
-            queue = [txid]
+            queue = [tx]
             while queue:
                 parent = queue.pop()
-                for child, from_peer, _exp in orphans.children_of(parent):
+                for child in orphans.children_of(parent.txid_bytes, len(parent.outputs)):
+                    from_peer = orphans.peer_of(child.wtxid_bytes)
                     try:
                         mp.accept(child)
                     except Rejection as r:
                         if r.kind is RejectKind.MISSING_INPUTS:
                             continue
-                        orphans.erase(child.wtxid_bytes)
+                        orphans.remove(child.wtxid_bytes)
                         done.append((from_peer, child, r))
                         continue
-                    orphans.erase(child.wtxid_bytes)
+                    orphans.remove(child.wtxid_bytes)
                     done.append((from_peer, child, None))
-                    queue.append(child.txid_bytes)
-            orphans.expire(now)
+                    queue.append(child)
+            orphans.limit()                  # expiry sweep (at most every 5 minutes)
             return None, done, []
 
         try:
