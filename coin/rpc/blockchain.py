@@ -34,7 +34,7 @@ from coin.rpc.errors import (
     RPC_MISC_ERROR,
     RPCError,
 )
-from coin.rpc.table import Param, RPCContext, rpc_method
+from coin.rpc.table import Param, RPCContext, get_int, rpc_method
 from coin.rpc.util import help_example_cli, help_example_rpc, parse_hash_v
 
 __all__ = [
@@ -61,14 +61,13 @@ def _entry_or_raise(chainstate, hash_bytes: bytes):
 
 
 def _verbosity(value: Any, default: int) -> int:
-    """Core's ParseVerbosity: a number, or a boolean (true = 1, false = 0)."""
+    """Core's ParseVerbosity: a boolean (true = 1, false = 0), or getInt<int> (-1 ``JSON
+    integer out of range``, -3 for another JSON type)."""
     if value is None:
         return default
     if isinstance(value, bool):
         return 1 if value else 0
-    if isinstance(value, int):
-        return value
-    raise RPCError(-3, "JSON value of type " + type(value).__name__ + " is not of expected type number")
+    return get_int(value, "int")
 
 
 @rpc_method(
@@ -146,7 +145,7 @@ def getdifficulty(ctx: RPCContext) -> float:
 @rpc_method(
     "getblockhash",
     "blockchain",
-    params=[Param("height", "num", "The height index")],
+    params=[Param("height", "int", "The height index")],
     help="Returns hash of block in best-block-chain at height provided.",
     result='"hex"    (string) The block hash',
     examples=help_example_cli("getblockhash", "1000") + help_example_rpc("getblockhash", "1000"),
@@ -154,7 +153,7 @@ def getdifficulty(ctx: RPCContext) -> float:
 async def getblockhash(ctx: RPCContext, height: int) -> str:
     def lookup() -> str:
         chain = ctx.node.chainstate.chain
-        if not isinstance(height, int) or height < 0 or height > chain.height:
+        if height < 0 or height > chain.height:
             raise RPCError(RPC_INVALID_PARAMETER, "Block height out of range")
         return chain[height].hash
 
@@ -239,7 +238,7 @@ async def getchaintips(ctx: RPCContext) -> list[dict[str, Any]]:
     "blockchain",
     params=[
         Param("txid", "hex", "The transaction id"),
-        Param("n", "num", "vout number"),
+        Param("n", "uint32", "vout number"),
         Param("include_mempool", "bool", "Whether to include the mempool. Note that an unspent output that is "
               "spent in the mempool won't appear.", default=True),
     ],
@@ -250,8 +249,6 @@ async def getchaintips(ctx: RPCContext) -> list[dict[str, Any]]:
 )
 async def gettxout(ctx: RPCContext, txid: str, n: int, include_mempool: bool) -> Any:
     txid_bytes = parse_hash_v(txid, "txid")
-    if not isinstance(n, int) or n < 0:
-        raise RPCError(RPC_INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
     outpoint = OutPoint(txid_bytes, n)
     node = ctx.node
 

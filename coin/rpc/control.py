@@ -51,7 +51,7 @@ def help(ctx: RPCContext, command: str | None) -> str:  # noqa: A001 - Core's me
 @rpc_method(
     "stop",
     "control",
-    params=[Param("wait", "num", "how long to wait in ms", optional=True, hidden=True)],
+    params=[Param("wait", "int", "how long to wait in ms", optional=True, hidden=True)],
     help="Request a graceful shutdown of coind.",
     result='"str"    (string) A string with the content \'Bitcoin Core stopping\'',
 )

@@ -91,9 +91,9 @@ def _nblocks(value: Any) -> int:
     "generatetoaddress",
     "generating",
     params=[
-        Param("nblocks", "num", "How many blocks are generated."),
+        Param("nblocks", "int", "How many blocks are generated."),
         Param("address", "str", "The address to send the newly generated bitcoin to."),
-        Param("maxtries", "num", "How many iterations to try.", default=DEFAULT_MAX_TRIES),
+        Param("maxtries", "uint64", "How many iterations to try.", default=DEFAULT_MAX_TRIES),
     ],
     help="Mine to a specified address and return the block hashes.",
     result='[ "hex", ... ]    (json array) hashes of blocks generated',
@@ -111,9 +111,9 @@ async def generatetoaddress(ctx: RPCContext, nblocks: int, address: str, maxtrie
     "generatetodescriptor",
     "generating",
     params=[
-        Param("num_blocks", "num", "How many blocks are generated."),
+        Param("num_blocks", "int", "How many blocks are generated."),
         Param("descriptor", "str", "The descriptor to send the newly generated bitcoin to."),
-        Param("maxtries", "num", "How many iterations to try.", default=DEFAULT_MAX_TRIES),
+        Param("maxtries", "uint64", "How many iterations to try.", default=DEFAULT_MAX_TRIES),
     ],
     help="Mine to a specified descriptor and return the block hashes.",
     result='[ "hex", ... ]    (json array) hashes of blocks generated',
@@ -413,7 +413,7 @@ async def getmininginfo(ctx: RPCContext) -> dict[str, Any]:
     "estimatesmartfee",
     "util",
     params=[
-        Param("conf_target", "num", "Confirmation target in blocks (1 - 1008)"),
+        Param("conf_target", "int", "Confirmation target in blocks (1 - 1008)"),
         Param("estimate_mode", "str", "The fee estimate mode.\nWhether to return a more conservative estimate "
               "which also satisfies\na longer history. A conservative estimate potentially returns a\nhigher "
               "feerate and is more likely to be sufficient for the desired\ntarget, but is not as responsive to "

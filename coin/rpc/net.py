@@ -328,7 +328,7 @@ def addnode(ctx: RPCContext, node: str, command: str, v2transport: bool | None) 
     "network",
     params=[
         Param("address", "str", "The IP address/port of the node", optional=True, default_hint="fallback to nodeid"),
-        Param("nodeid", "num", "The node ID (see getpeerinfo for node IDs)", optional=True, default_hint="fallback to address"),
+        Param("nodeid", "int64", "The node ID (see getpeerinfo for node IDs)", optional=True, default_hint="fallback to address"),
     ],
     help="Immediately disconnects from the specified peer node.\n\n"
          "Strictly one out of 'address' and 'nodeid' can be provided to identify the node.\n\n"
@@ -375,7 +375,7 @@ def getaddednodeinfo(ctx: RPCContext, node: str | None) -> list[dict[str, Any]]:
     "getnodeaddresses",
     "network",
     params=[
-        Param("count", "num", "The maximum number of addresses to return. Specify 0 to return all known addresses.", default=1),
+        Param("count", "int", "The maximum number of addresses to return. Specify 0 to return all known addresses.", default=1),
         Param("network", "str", "Return only addresses of the specified network. Can be one of: ipv4, ipv6, onion, i2p, cjdns.", optional=True, default_hint="all networks"),
     ],
     help="Return known addresses, after filtering for quality and recency.\n"
@@ -406,7 +406,7 @@ def getnodeaddresses(ctx: RPCContext, count: Any, network: str | None) -> list[d
     params=[
         Param("subnet", "str", "The IP/Subnet (see getpeerinfo for nodes IP) with an optional netmask (default is /32 = single IP)"),
         Param("command", "str", "'add' to add an IP/Subnet to the list, 'remove' to remove an IP/Subnet from the list"),
-        Param("bantime", "num", "time in seconds how long (or until when if [absolute] is set) the IP is banned (0 or empty means using the default time of 24h which can also be overwritten by the -bantime startup argument)", default=0),
+        Param("bantime", "int64", "time in seconds how long (or until when if [absolute] is set) the IP is banned (0 or empty means using the default time of 24h which can also be overwritten by the -bantime startup argument)", default=0),
         Param("absolute", "bool", "If set, the bantime must be an absolute timestamp expressed in UNIX epoch time", default=False),
     ],
     help="Attempts to add or remove an IP/Subnet from the banned list.",

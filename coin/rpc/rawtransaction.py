@@ -43,7 +43,8 @@ from coin.rpc.errors import (
     RPC_VERIFY_REJECTED,
     RPCError,
 )
-from coin.rpc.table import Param, RPCContext, rpc_method
+from coin.rpc.table import Param, RPCContext, get_int, rpc_method
+from coin.rpc.univalue import type_name
 from coin.rpc.util import amount_from_value, help_example_cli, parse_hash_v
 from coin.script.opcodes import OP_RETURN, iter_script
 from coin.script.standard import build_script, classify
@@ -205,7 +206,7 @@ def _outputs(outputs: Any, params) -> list[TxOut]:
     params=[
         Param("inputs", "arr", "The inputs: [{\"txid\":\"hex\",\"vout\":n,\"sequence\":n}, ...]"),
         Param("outputs", "any", "The outputs: [{\"address\":amount}, {\"data\":\"hex\"}, ...]"),
-        Param("locktime", "num", "Raw locktime. Non-0 value also locktime-activates inputs", default=0),
+        Param("locktime", "int64", "Raw locktime. Non-0 value also locktime-activates inputs", default=0),
         Param("replaceable", "bool", "Marks this transaction as BIP125-replaceable.", default=False),
     ],
     help="Create a transaction spending the given inputs and creating new outputs.\n"
@@ -215,7 +216,7 @@ def _outputs(outputs: Any, params) -> list[TxOut]:
     examples=help_example_cli("createrawtransaction", '"[{\\"txid\\":\\"myid\\",\\"vout\\":0}]" "[{\\"address\\":0.01}]"'),
 )
 def createrawtransaction(ctx: RPCContext, inputs: list, outputs: Any, locktime: int, replaceable: bool) -> str:
-    if not isinstance(locktime, int) or isinstance(locktime, bool) or not 0 <= locktime <= 0xFFFFFFFF:
+    if not 0 <= locktime <= 0xFFFFFFFF:
         raise RPCError(RPC_INVALID_PARAMETER, "Invalid parameter, locktime out of range")
     txins = []
     for item in inputs:
@@ -223,8 +224,9 @@ def createrawtransaction(ctx: RPCContext, inputs: list, outputs: Any, locktime: 
             raise RPCError(RPC_TYPE_ERROR, "Expected type object")
         txid = parse_hash_v(item.get("txid"), "txid")
         vout = item.get("vout")
-        if not isinstance(vout, int) or isinstance(vout, bool):
+        if type_name(vout) != "number":
             raise RPCError(RPC_INVALID_PARAMETER, "Invalid parameter, missing vout key")
+        vout = get_int(vout, "int")
         if vout < 0:
             raise RPCError(RPC_INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
         if replaceable:
@@ -233,9 +235,9 @@ def createrawtransaction(ctx: RPCContext, inputs: list, outputs: Any, locktime: 
             sequence = MAX_SEQUENCE_NONFINAL
         else:
             sequence = 0xFFFFFFFF
-        if "sequence" in item:
-            sequence = item["sequence"]
-            if not isinstance(sequence, int) or not 0 <= sequence <= 0xFFFFFFFF:
+        if type_name(item.get("sequence")) == "number":  # Core ignores a non-number sequence
+            sequence = get_int(item["sequence"], "int64")
+            if not 0 <= sequence <= 0xFFFFFFFF:
                 raise RPCError(RPC_INVALID_PARAMETER, "Invalid parameter, sequence number is out of range")
         txins.append(TxIn(OutPoint(txid, vout), b"", sequence))
     tx = Transaction(2, txins, _outputs(outputs, ctx.node.params), locktime)
@@ -246,13 +248,12 @@ def createrawtransaction(ctx: RPCContext, inputs: list, outputs: Any, locktime: 
 
 
 def _verbosity(value: Any) -> int:
+    """Core's ParseVerbosity: a boolean (true = 1, false = 0) or getInt<int>."""
     if value is None:
         return 0
     if isinstance(value, bool):
         return 1 if value else 0
-    if isinstance(value, int):
-        return value
-    raise RPCError(RPC_TYPE_ERROR, "Wrong type passed: verbosity must be a number or a boolean")
+    return get_int(value, "int")
 
 
 @rpc_method(

@@ -22,6 +22,16 @@ RPCArg::MatchesType: ``str``, ``hex`` (JSON string), ``num`` (JSON number), ``bo
 :func:`coin.rpc.util.amount_from_value`), ``range`` and ``any`` (not checked). A name
 may list aliases, ``"verbosity|verbose"``.
 
+Integer parameters (Core's ``UniValue::getInt<T>()``): ``int`` (C++ ``int``, 32 bits),
+``int64``, ``uint32``, ``uint64``. They are JSON numbers (else -3 as ``num``), and the
+method receives a Python ``int``; a number that is not an integer literal (``1.5``,
+``1.0``, ``1e3``) or does not fit the C++ type fails with -1 ``JSON integer out of
+range``, as Core's ``std::from_chars`` over the number's text does. Core converts
+inside the handler, so an earlier argument's own error (a bad hash, say) comes first
+there; here every integer argument is converted before the method runs.
+:func:`get_int` is the same conversion for values inside objects and for arguments
+declared ``any`` (verbosity).
+
 Error contract of :meth:`RPCTable.execute` (Core's behaviour): -28 with the warm-up
 status while warming up (before anything else); -32601 ``Method not found``; -8
 ``Unknown named parameter x`` / ``Parameter x specified multiple times``; -1 with the
@@ -54,10 +64,12 @@ from coin.rpc.univalue import dumps, type_name
 
 __all__ = [
     "CATEGORY_ORDER",
+    "INT_BOUNDS",
     "Param",
     "RPCContext",
     "RPCMethod",
     "RPCTable",
+    "get_int",
     "rpc_method",
     "transform_named_arguments",
 ]
@@ -75,6 +87,18 @@ _EXPECTED: dict[str, str | None] = {
     "amount": None,
     "range": None,
     "any": None,
+    "int": "number",
+    "int64": "number",
+    "uint32": "number",
+    "uint64": "number",
+}
+
+#: Inclusive bounds of the C++ integer type behind each integer Param.type.
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "int": (-(2**31), 2**31 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint32": (0, 2**32 - 1),
+    "uint64": (0, 2**64 - 1),
 }
 
 _HELP_TYPE: dict[str, str] = {
@@ -87,10 +111,31 @@ _HELP_TYPE: dict[str, str] = {
     "amount": "numeric or string",
     "range": "numeric or array",
     "any": "any",
+    "int": "numeric",
+    "int64": "numeric",
+    "uint32": "numeric",
+    "uint64": "numeric",
 }
 
 #: Help categories in the order ``help`` prints them are alphabetical, as Core.
 CATEGORY_ORDER = ("blockchain", "control", "generating", "mining", "network", "rawtransactions", "util", "wallet", "hidden")
+
+
+def get_int(value: Any, kind: str = "int") -> int:
+    """Core's ``UniValue::getInt<T>()`` for the C++ type named by ``kind`` (see INT_BOUNDS).
+
+    Raises RPCError(-3, "JSON value of type <t> is not of expected type number") for a
+    non-number (Core's UniValue::type_error) and RPCError(-1, "JSON integer out of
+    range") for a number that is not an integer literal or does not fit the type.
+    """
+    lo, hi = INT_BOUNDS[kind]
+    got = type_name(value)
+    if got != "number":
+        raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {got} is not of expected type number")
+    # Our JSON reader gives int for integer literals only; 1.5, 1.0, 1e3 are Decimal.
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise RPCError(RPC_MISC_ERROR, "JSON integer out of range")
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,8 +431,11 @@ class RPCTable:
             raise RPCError(RPC_TYPE_ERROR, "Wrong type passed:\n" + _write_indented(mismatches))
         full = list(args) + [None] * (len(method.params) - len(args))
         for i, p in enumerate(method.params):
-            if full[i] is None and p.default is not None:
-                full[i] = p.default
+            if full[i] is None:
+                if p.default is not None:
+                    full[i] = p.default
+            elif p.type in INT_BOUNDS:
+                full[i] = get_int(full[i], p.type)
         return full
 
     async def execute(self, name: str, params: Any, ctx: RPCContext) -> Any:
