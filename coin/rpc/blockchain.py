@@ -18,6 +18,7 @@ from typing import Any
 
 from coin.consensus.errors import Rejection
 from coin.consensus.pow import get_difficulty
+from coin.mempool.entry import MEMPOOL_HEIGHT
 from coin.primitives import OutPoint
 from coin.rpc.core_write import (
     amount,
@@ -260,13 +261,14 @@ async def gettxout(ctx: RPCContext, txid: str, n: int, include_mempool: bool) ->
         if mempool is not None:
             if mempool.get_spender(outpoint) is not None:
                 return None
-            coin = mempool.get_coin(outpoint)
-            if coin is not None:
+            coin = mempool.get_coin(outpoint)  # a pool transaction's output, or the chain's coin
+            if coin is not None and coin.height == MEMPOOL_HEIGHT:
                 confirmations = 0
         if coin is None:
             coin = cs.coins_tip.get_coin(outpoint)
             if coin is None:
                 return None
+        if confirmations is None:
             confirmations = cs.tip.height - coin.height + 1
         return {
             "bestblock": cs.tip.hash,

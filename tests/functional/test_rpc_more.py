@@ -9,13 +9,17 @@ other RPCs, never from the code under test.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from decimal import Decimal
 
 import pytest
-from bitcoin.core import CTransaction, x
+from bitcoin.core import CTransaction, lx, x
 from coin.regtest.framework import TestNode
 
+from coin.crypto.base58 import b58check_decode, b58check_encode
 from coin.rpc.errors import RPCError
+from coin.script.descriptor import descsum_check, descsum_create
 
 P2WPKH = "bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c"
 P2WPKH_SCRIPT = "0014" + "11" * 20
@@ -90,3 +94,90 @@ def test_generate_counts_are_integers(node):
     assert rpc_error(node, "generatetoaddress", Decimal("1.5"), P2WPKH) == OUT_OF_RANGE
     assert rpc_error(node, "generatetoaddress", 1, P2WPKH, -1) == OUT_OF_RANGE
     assert rpc_error(node, "estimatesmartfee", Decimal("2.5")) == OUT_OF_RANGE
+
+
+# -- 2. scantxoutset -----------------------------------------------------------------------
+
+
+G = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+
+
+def _bip84_tpub_and_keys(vectors_dir):
+    """BIP-0084's account key under regtest's tpub version, and its /0/0, /0/1 pubkeys."""
+    text = (vectors_dir / "bips" / "bip-0084.mediawiki").read_text()
+    zpub = re.search(r"xpub\s+=\s+(zpub\w+)", text).group(1)
+    keys = re.findall(r"pubkey\s+=\s+([0-9a-f]{66})", text)
+    return b58check_encode(bytes.fromhex("043587cf") + b58check_decode(zpub)[4:]), keys[:2]
+
+
+def test_scantxoutset_addr_matches_the_utxo_set(node):
+    result = node.rpc("scantxoutset", "start", [f"addr({P2WPKH})"])
+    assert list(result) == ["success", "txouts", "height", "bestblock", "unspents", "total_amount"]
+    assert result["success"] is True
+    assert result["height"] == node.rpc("getblockcount")
+    assert result["bestblock"] == node.rpc("getbestblockhash")
+    assert result["txouts"] == node.rpc("gettxoutsetinfo")["txouts"]
+    unspents = result["unspents"]
+    assert len(unspents) >= 110
+    assert list(unspents[0]) == ["txid", "vout", "scriptPubKey", "desc", "amount", "coinbase", "height",
+                                 "blockhash", "confirmations"]
+    # Core's std::map<COutPoint> order: raw txid bytes, then vout.
+    assert [(lx(u["txid"]), u["vout"]) for u in unspents] == sorted((lx(u["txid"]), u["vout"]) for u in unspents)
+    assert result["total_amount"] == sum(u["amount"] for u in unspents)
+    for u in unspents[:5]:
+        txout = node.rpc("gettxout", u["txid"], u["vout"])
+        assert txout["value"] == u["amount"] and txout["coinbase"] is u["coinbase"] is True
+        assert u["scriptPubKey"] == P2WPKH_SCRIPT and u["desc"] == descsum_create(f"addr({P2WPKH})")
+        assert node.rpc("getblockhash", u["height"]) == u["blockhash"]
+        assert u["confirmations"] == txout["confirmations"]
+        assert node.rpc("getblock", u["blockhash"])["tx"][0] == u["txid"]
+
+
+def test_scantxoutset_combo_reports_each_script_with_its_key_origin(node):
+    fingerprint = hashlib.new("ripemd160", hashlib.sha256(bytes.fromhex(G)).digest()).hexdigest()[:8]
+    mined = {}
+    for inner in ("pkh", "pk", "sh(wpkh"):
+        desc = f"{inner}({G})" + (")" if inner.startswith("sh") else "")
+        (block_hash,) = node.rpc("generatetodescriptor", 1, desc)
+        mined[node.rpc("getblock", block_hash)["tx"][0]] = desc.replace(G, f"[{fingerprint}]{G}")
+    result = node.rpc("scantxoutset", "start", [f"combo({G})", "raw(51)"])
+    found = {u["txid"]: u["desc"] for u in result["unspents"]}
+    assert found == {txid: descsum_create(desc) for txid, desc in mined.items()}
+    assert all(descsum_check(d) for d in found.values())
+
+
+def test_scantxoutset_ranged_tpub(node, vectors_dir):
+    tpub, (key0, key1) = _bip84_tpub_and_keys(vectors_dir)
+    (block_hash,) = node.rpc("generatetodescriptor", 1, f"wpkh({tpub}/0/1)")
+    txid = node.rpc("getblock", block_hash)["tx"][0]
+    fingerprint = hashlib.new("ripemd160", hashlib.sha256(b58check_decode(tpub)[45:78]).digest()).hexdigest()[:8]
+    result = node.rpc("scantxoutset", "start", [{"desc": f"wpkh({tpub}/0/*)", "range": 5}])
+    assert [(u["txid"], u["desc"]) for u in result["unspents"]] == [
+        (txid, descsum_create(f"wpkh([{fingerprint}/0/1]{key1})"))]
+    # The output pays the key BIP-0084 lists for m/84'/0'/0'/0/1.
+    key_hash = hashlib.new("ripemd160", hashlib.sha256(bytes.fromhex(key1)).digest()).hexdigest()
+    assert result["unspents"][0]["scriptPubKey"] == "0014" + key_hash
+    assert node.rpc("scantxoutset", "start", [{"desc": f"wpkh({tpub}/0/*)", "range": [2, 5]}])["unspents"] == []
+    assert node.rpc("scantxoutset", "start", [f"wpkh({tpub}/0/*)"])["unspents"][0]["txid"] == txid
+
+
+def test_scantxoutset_status_abort_and_errors(node):
+    assert node.rpc("scantxoutset", "status") is None
+    assert node.rpc("scantxoutset", "abort") is False
+    assert rpc_error(node, "scantxoutset", "begin") == (-8, "Invalid action 'begin'")
+    assert rpc_error(node, "scantxoutset", "start") == (-1, "scanobjects argument is required for the start action")
+    assert rpc_error(node, "scantxoutset", "start", [5]) == (
+        -8, "Scan object needs to be either a string or an object")
+    assert rpc_error(node, "scantxoutset", "start", [{"range": 1}]) == (
+        -8, "Descriptor needs to be provided in scan object")
+    assert rpc_error(node, "scantxoutset", "start", [{"desc": f"pkh({G})", "range": [5, 1]}]) == (
+        -8, "Range specified as [begin,end] must not have begin after end")
+    assert rpc_error(node, "scantxoutset", "start", [{"desc": f"pkh({G})", "range": [-1, 5]}]) == (
+        -8, "Range should be greater or equal than 0")
+    # An end of -1 is "too high" in Core too: (int64)-1 >> 31 != 0.
+    assert rpc_error(node, "scantxoutset", "start", [{"desc": f"pkh({G})", "range": -1}]) == (
+        -8, "End of range is too high")
+    assert rpc_error(node, "scantxoutset", "start", ["foo()"]) == (-5, "'foo()' is not a valid descriptor function")
+    assert rpc_error(node, "scantxoutset", "start", ["addr(nope)"]) == (-5, "Address is not valid")
+    tpub = b58check_encode(bytes.fromhex("043587cf") + bytes(74))  # invalid key data
+    assert rpc_error(node, "scantxoutset", "start", [f"pkh({tpub})"])[0] == -5
