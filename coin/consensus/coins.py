@@ -7,8 +7,7 @@ UTXO view; the chain implements it over LevelDB with caches (coin.chain.coinsvie
 and for throwaway views.
 """
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from coin.consensus.errors import InternalError
 from coin.primitives import OutPoint, TxOut
@@ -16,9 +15,12 @@ from coin.primitives import OutPoint, TxOut
 __all__ = ["Coin", "CoinsView", "MemoryCoinsView"]
 
 
-@dataclass(frozen=True, slots=True)
-class Coin:
-    """An unspent output with the metadata validation needs (Core's Coin)."""
+class Coin(NamedTuple):
+    """An unspent output with the metadata validation needs (Core's Coin).
+
+    A NamedTuple like TxOut and OutPoint: immutable, and made for every output a block
+    creates, so it is kept as cheap to build as Python allows.
+    """
 
     output: TxOut
     height: int

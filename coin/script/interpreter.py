@@ -109,6 +109,17 @@ _DISABLED = frozenset(
 
 _sha256 = hashlib.sha256
 _sha1 = hashlib.sha1
+try:
+    # Copying a prototype skips OpenSSL 3's per-call algorithm fetch (about twice as fast).
+    _RIPEMD160 = hashlib.new("ripemd160")
+
+    def _hash160(data: bytes) -> bytes:
+        h = _RIPEMD160.copy()
+        h.update(_sha256(data).digest())
+        return h.digest()
+except ValueError:  # pragma: no cover - an OpenSSL build without RIPEMD-160
+    def _hash160(data: bytes) -> bytes:
+        return ripemd160(_sha256(data).digest())
 
 
 def _fail(code: str):
@@ -721,7 +732,7 @@ def _op_hash(st, op):
     elif op == 0xA8:
         h = _sha256(data).digest()
     elif op == 0xA9:
-        h = ripemd160(_sha256(data).digest())
+        h = _hash160(data)
     else:
         h = _sha256(_sha256(data).digest()).digest()
     stack[-1] = h
@@ -1050,7 +1061,7 @@ def _verify_p2wpkh(program: bytes, witness, flags: int, checker, deferred) -> No
     if len(sig) > MAX_SCRIPT_ELEMENT_SIZE or len(pubkey) > MAX_SCRIPT_ELEMENT_SIZE:
         raise ScriptError("PUSH_SIZE")
     # DUP HASH160 <program> EQUALVERIFY CHECKSIG
-    if ripemd160(_sha256(pubkey).digest()) != program:
+    if _hash160(pubkey) != program:
         raise ScriptError("EQUALVERIFY")
     _checksig_must_pass(sig, pubkey, b"\x76\xa9\x14" + program + b"\x88\xac", flags, checker,
                         SIGVERSION_WITNESS_V0, deferred)
@@ -1071,7 +1082,7 @@ def _verify_p2pkh(script_sig: bytes, script_pubkey: bytes, flags: int, checker,
     pubkey = script_sig[a + 2:]
     if flags & _MINIMALDATA and not (check_minimal_push(sig, a) and check_minimal_push(pubkey, b)):
         raise ScriptError("MINIMALDATA")
-    if ripemd160(_sha256(pubkey).digest()) != script_pubkey[3:23]:
+    if _hash160(pubkey) != script_pubkey[3:23]:
         raise ScriptError("EQUALVERIFY")
     script_code, found = find_and_delete(script_pubkey, script_sig[:a + 1])
     if found and flags & _CONST_SCRIPTCODE:

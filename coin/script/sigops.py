@@ -156,13 +156,28 @@ def count_p2sh_sigops(script_pubkey: bytes, script_sig: bytes) -> int:
     return count_sigops(_last_push(script_sig), True)
 
 
+# txid -> legacy count. The count reads only scriptSigs and scriptPubKeys, which the
+# txid commits to, so a block's transactions are counted once although both CheckBlock
+# and ConnectBlock ask (and once more for a transaction the mempool has counted).
+_LEGACY_MEMO: dict[bytes, int] = {}
+_LEGACY_MEMO_MAX = 1 << 15
+
+
 def get_legacy_sigop_count(tx) -> int:
     """Core's GetLegacySigOpCount: inaccurate count over all scriptSigs and scriptPubKeys."""
-    n = 0
-    for txin in tx.inputs:
-        n += count_sigops(txin.script_sig, False)
-    for txout in tx.outputs:
-        n += count_sigops(txout.script_pubkey, False)
+    txid = tx.txid_bytes
+    n = _LEGACY_MEMO.get(txid)
+    if n is None:
+        n = 0
+        for txin in tx.inputs:
+            script = txin.script_sig
+            if script:
+                n += count_sigops(script, False)
+        for txout in tx.outputs:
+            n += count_sigops(txout.script_pubkey, False)
+        if len(_LEGACY_MEMO) >= _LEGACY_MEMO_MAX:
+            _LEGACY_MEMO.clear()
+        _LEGACY_MEMO[txid] = n
     return n
 
 
