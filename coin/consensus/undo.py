@@ -23,6 +23,7 @@ Worked example: a block with one non-coinbase transaction spending one P2PKH coi
 `from_bytes` is strict (coin.serialize): truncated or trailing data raise DecodeError.
 """
 
+import struct
 from dataclasses import dataclass
 
 from coin.consensus.coins import Coin
@@ -32,14 +33,21 @@ from coin.serialize import ByteReader, DecodeError, compact_size
 __all__ = ["TxUndo", "BlockUndo"]
 
 _MIN_COIN_SIZE = 1 + 8 + 1
+_I64 = struct.Struct("<q")
+_ONE_BYTE = [bytes((i,)) for i in range(0xFD)]  # CompactSize of 0..252
 
 
 def _write_coin(coin: Coin, parts: list) -> None:
-    script = coin.output.script_pubkey
-    parts.append(compact_size(coin.height * 2 + (1 if coin.is_coinbase else 0)))
-    parts.append(coin.output.value.to_bytes(8, "little", signed=True))
-    parts.append(compact_size(len(script)))
-    parts.append(script)
+    output = coin.output
+    script = output.script_pubkey
+    code = coin.height * 2 + (1 if coin.is_coinbase else 0)
+    n = len(script)
+    parts.append(b"".join((
+        _ONE_BYTE[code] if code < 0xFD else compact_size(code),
+        _I64.pack(output.value),
+        _ONE_BYTE[n] if n < 0xFD else compact_size(n),
+        script,
+    )))
 
 
 def _read_coin(reader: ByteReader) -> Coin:

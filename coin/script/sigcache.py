@@ -44,6 +44,9 @@ class SignatureCache:
 
     def contains(self, sighash: bytes, pubkey: bytes, signature: bytes) -> bool:
         """True if this triple was stored as a successful verification."""
+        if not self._entries:  # nothing to find: skip the salted hash (e.g. during IBD)
+            self.misses += 1
+            return False
         key = self._key(sighash, pubkey, signature)
         with self._lock:
             if key in self._entries:
