@@ -60,7 +60,16 @@ from coin.mempool.persist import load_mempool, save_mempool
 from coin.mempool.pool import Mempool
 from coin.mining.miner import Miner
 from coin.params import ChainParams, get_params
-from coin.rpc import blockchain, control, mempool, mining, output_script, rawtransaction, scan
+from coin.rpc import (
+    blockchain,
+    blockchain_extra,
+    control,
+    mempool,
+    mining,
+    output_script,
+    rawtransaction,
+    scan,
+)
 from coin.rpc.server import RPCServer
 from coin.rpc.table import RPCTable
 from coin.rpc.util import amount_from_value
@@ -142,7 +151,7 @@ class Node:
         self.miner = Miner()
         self.add_component(ChainComponent(self))
         self.add_component(MempoolComponent(self))
-        for module in (blockchain, mempool, mining, output_script, rawtransaction, scan):
+        for module in (blockchain, blockchain_extra, mempool, mining, output_script, rawtransaction, scan):
             self.rpc_table.add_module(module)
         # -- p2p (coin.p2p): the connection manager, started after chain and mempool --
         from coin.p2p.connman import ConnMan

@@ -1,5 +1,7 @@
 """The ``control`` RPC group: help, stop, uptime, getmemoryinfo, logging, getrpcinfo
-(and Core's hidden ``echo`` / ``echojson`` test helpers).
+(and Core's hidden ``echo`` / ``echojson`` test helpers, and ``setmocktime``, which
+moves ``node.clock`` on regtest: -1 ``setmocktime is for regression testing (-regtest
+mode) only`` elsewhere, -8 ``Mocktime must be in the range [0, 9223372036], not t.``).
 
 These methods use only the node's shell (``ctx.node``: ``request_shutdown()``,
 ``uptime()``, ``logging`` (a :class:`coin.log.NodeLogging`), ``log_path``), not the
@@ -17,7 +19,7 @@ import ctypes.util
 import time
 from typing import Any
 
-from coin.rpc.errors import RPC_INVALID_PARAMETER, RPCError
+from coin.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RPCError
 from coin.rpc.table import Param, RPCContext, rpc_method
 from coin.rpc.util import help_example_cli, help_example_rpc
 
@@ -29,6 +31,7 @@ __all__ = [
     "getrpcinfo",
     "help",
     "logging_rpc",
+    "setmocktime",
     "stop",
     "uptime",
 ]
@@ -188,3 +191,23 @@ def echo(ctx: RPCContext, *args: Any) -> list[Any]:
 @rpc_method("echojson", "hidden", params=_ECHO_PARAMS, help="Simply echo back the input arguments. This command is for testing (with JSON-typed arguments in coin-cli).")
 def echojson(ctx: RPCContext, *args: Any) -> list[Any]:
     return _echo(args)
+
+
+#: Core's Ticks<seconds>(nanoseconds::max()): the largest mock time.
+MAX_MOCKTIME = 9_223_372_036
+
+
+@rpc_method(
+    "setmocktime",
+    "hidden",
+    params=[Param("timestamp", "int64", "UNIX epoch time\nPass 0 to go back to using the system time.")],
+    help="Set the local time to given timestamp (-regtest only)",
+)
+async def setmocktime(ctx: RPCContext, timestamp: int) -> None:
+    node = ctx.node
+    if node.params.name != "regtest":
+        raise RPCError(RPC_MISC_ERROR, "setmocktime is for regression testing (-regtest mode) only")
+    if not 0 <= timestamp <= MAX_MOCKTIME:
+        raise RPCError(RPC_INVALID_PARAMETER, f"Mocktime must be in the range [0, {MAX_MOCKTIME}], not {timestamp}.")
+    # Under the validation thread, as Core holds cs_main: no check sees the clock move mid-way.
+    await node.run_validation(node.clock.set_mocktime, timestamp)

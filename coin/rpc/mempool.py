@@ -1,9 +1,11 @@
 """Mempool RPCs (Core's rpc/mempool.cpp, help category ``blockchain``): getrawmempool,
-getmempoolentry, getmempoolinfo, getmempoolancestors, getmempooldescendants.
+getmempoolentry, getmempoolinfo, getmempoolancestors, getmempooldescendants,
+savemempool.
 
 The pool keeps satoshis and sat/kvB; these methods convert to BTC and BTC/kvB as Core
 prints them. Errors: -5 ``Transaction not in mempool``; -8 ``Verbose results cannot
-contain mempool sequence values.``
+contain mempool sequence values.``; savemempool -1 ``The mempool was not loaded yet`` /
+``Unable to dump mempool to disk``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from coin.rpc.errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RPCError
+from coin.mempool.persist import save_mempool
+from coin.rpc.errors import (
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RPC_MISC_ERROR,
+    RPCError,
+)
 from coin.rpc.table import Param, RPCContext, rpc_method
 from coin.rpc.util import help_example_cli, parse_hash_v
 
 __all__ = ["getmempoolancestors", "getmempooldescendants", "getmempoolentry", "getmempoolinfo",
-           "getrawmempool", "entry_to_json"]
+           "getrawmempool", "savemempool", "entry_to_json"]
 
 
 def _btc(sats: int) -> Decimal:
@@ -136,3 +144,22 @@ async def getmempoolinfo(ctx: RPCContext) -> dict[str, Any]:
     for key in ("total_fee", "mempoolminfee", "minrelaytxfee", "incrementalrelayfee"):
         out[key] = _btc(info[key])
     return out
+
+
+@rpc_method(
+    "savemempool",
+    "blockchain",
+    help="Dumps the mempool to disk. It will fail until the previous dump is fully loaded.",
+    result='{ "filename" : "str" }    (string) the directory and file where the mempool was saved',
+    examples=help_example_cli("savemempool"),
+)
+async def savemempool(ctx: RPCContext) -> dict[str, Any]:
+    node = ctx.node
+    pool = node.mempool
+    if not getattr(pool, "loaded", False):
+        raise RPCError(RPC_MISC_ERROR, "The mempool was not loaded yet")
+    try:
+        path = await node.run_validation(save_mempool, pool, node.net_datadir)
+    except OSError:
+        raise RPCError(RPC_MISC_ERROR, "Unable to dump mempool to disk") from None
+    return {"filename": str(path)}

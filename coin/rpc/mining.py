@@ -1,6 +1,7 @@
 """The ``generating`` and ``mining`` RPC groups: generatetoaddress, generatetodescriptor,
 generateblock, submitblock, getblocktemplate (BIP-0022/0023, with the segwit rule and
-proposal mode), getmininginfo; and estimatesmartfee (``util``).
+proposal mode), getmininginfo, submitheader, prioritisetransaction,
+getprioritisedtransactions; and estimatesmartfee (``util``).
 
 Blocks are assembled by `coin.mining.assembler` on the validation thread, mined with the
 native miner (`node.miner`) off the event loop, and submitted through the same path as
@@ -9,7 +10,10 @@ a block from a peer (ChainState.process_new_block), so they are fully validated.
 Errors and results are Core's: -5 ``Error: Invalid address`` / ``Error: Invalid address
 or descriptor``; -22 ``Block decode failed`` / ``Block does not start with a coinbase``;
 submitblock answers null (connected), ``duplicate``, ``inconclusive`` (stored on a side
-branch), or the reject reason (BIP-0022).
+branch), or the reject reason (BIP-0022). submitheader: -22 ``Block header decode
+failed``, -25 ``Must submit previous header (<hash>) first`` and -25 with the reject
+reason. prioritisetransaction: -8 ``Priority is no longer supported, dummy argument to
+prioritisetransaction must be 0.``
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from coin.mining.assembler import (
 )
 from coin.mining.template import WITNESS_RESERVED_VALUE
 from coin.mining.versionbits import ThresholdState, deployment_state
-from coin.primitives import Block, Transaction
+from coin.primitives import Block, BlockHeader, Transaction
 from coin.rpc.core_write import target_hex
 from coin.rpc.errors import (
     RPC_DESERIALIZATION_ERROR,
@@ -44,12 +48,13 @@ from coin.rpc.errors import (
     RPCError,
 )
 from coin.rpc.table import Param, RPCContext, rpc_method
-from coin.rpc.util import help_example_cli, parse_hash_v
+from coin.rpc.util import help_example_cli, help_example_rpc, is_hex, parse_hash_v
 from coin.script.descriptor import InvalidDescriptor, descriptor_to_script
 from coin.serialize import DecodeError
 
 __all__ = ["estimatesmartfee", "generateblock", "generatetoaddress", "generatetodescriptor",
-           "getblocktemplate", "getmininginfo", "submitblock", "generate_blocks"]
+           "getblocktemplate", "getmininginfo", "getprioritisedtransactions", "prioritisetransaction",
+           "submitblock", "submitheader", "generate_blocks"]
 
 DEFAULT_MAX_TRIES = 1_000_000
 
@@ -445,3 +450,84 @@ async def estimatesmartfee(ctx: RPCContext, conf_target: int, estimate_mode: str
         return result
 
     return await node.run_validation(estimate)
+
+
+@rpc_method(
+    "submitheader",
+    "mining",
+    params=[Param("hexdata", "hex", "the hex-encoded block header data")],
+    help="Decode the given hexdata as a header and submit it as a candidate chain tip if valid.\n"
+         "Throws when the header is invalid.",
+    result="null    (json null) None",
+    examples=help_example_cli("submitheader", '"aabbcc"') + help_example_rpc("submitheader", '"aabbcc"'),
+)
+async def submitheader(ctx: RPCContext, hexdata: str) -> None:
+    """Core's submitheader: decode 80 bytes (trailing data ignored, as Core's stream read),
+    require the parent header, then ProcessNewBlockHeaders."""
+    data = bytes.fromhex(hexdata) if is_hex(hexdata) else b""
+    if len(data) < 80:
+        raise RPCError(RPC_DESERIALIZATION_ERROR, "Block header decode failed")
+    header = BlockHeader.from_bytes(data[:80])
+    cs = ctx.node.chainstate
+
+    def submit() -> None:
+        if cs.get_entry(header.prev_hash_bytes) is None:
+            raise RPCError(RPC_VERIFY_ERROR, f"Must submit previous header ({header.prev_hash}) first")
+        try:
+            cs.process_new_block_header(header)
+        except Rejection as r:
+            raise RPCError(RPC_VERIFY_ERROR, r.reason) from None
+
+    await ctx.node.run_validation(submit)
+
+
+@rpc_method(
+    "prioritisetransaction",
+    "mining",
+    params=[
+        Param("txid", "hex", "The transaction id."),
+        Param("dummy", "num", "API-Compatibility for previous API. Must be zero or null.\n"
+              "DEPRECATED. For forward compatibility use named arguments and omit this parameter.", optional=True,
+              default_hint="null"),
+        Param("fee_delta", "int64", "The fee value (in satoshis) to add (or subtract, if negative).\n"
+              "Note, that this value is not a fee rate. It is a value to modify absolute fee of the TX.\n"
+              "The fee is not actually paid, only the algorithm for selecting transactions into a block\n"
+              "considers the transaction as it would have paid a higher (or lower) fee."),
+    ],
+    help="Accepts the transaction into mined blocks at a higher (or lower) priority",
+    result="true|false    (boolean) Returns true",
+    examples=help_example_cli("prioritisetransaction", '"txid" 0.0 10000')
+    + help_example_rpc("prioritisetransaction", '"txid", 0.0, 10000'),
+)
+async def prioritisetransaction(ctx: RPCContext, txid: str, dummy: Any, fee_delta: int) -> bool:
+    txid_bytes = parse_hash_v(txid, "txid")
+    if dummy is not None and Decimal(dummy) != 0:
+        raise RPCError(RPC_INVALID_PARAMETER, "Priority is no longer supported, dummy argument to "
+                       "prioritisetransaction must be 0.")
+    pool = ctx.node.mempool
+    await ctx.node.run_validation(pool.prioritise, txid_bytes, fee_delta)
+    return True
+
+
+@rpc_method(
+    "getprioritisedtransactions",
+    "mining",
+    help="Returns a map of all user-created (see prioritisetransaction) fee deltas by txid, and whether the tx is "
+         "present in mempool.",
+    result='{ "<transactionid>" : { "fee_delta" : n, "in_mempool" : bool, "modified_fee" : n }, ... }',
+    examples=help_example_cli("getprioritisedtransactions") + help_example_rpc("getprioritisedtransactions"),
+)
+async def getprioritisedtransactions(ctx: RPCContext) -> dict[str, Any]:
+    pool = ctx.node.mempool
+
+    def query() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for txid_bytes, delta in sorted(pool.fee_deltas().items()):
+            entry = pool.get(txid_bytes)
+            info: dict[str, Any] = {"fee_delta": delta, "in_mempool": entry is not None}
+            if entry is not None:
+                info["modified_fee"] = entry.modified_fee
+            out[txid_bytes[::-1].hex()] = info
+        return out
+
+    return await ctx.node.run_validation(query)
