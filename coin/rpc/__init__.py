@@ -16,7 +16,9 @@ Outline (one module per concept):
 * method groups: ``control`` (help, stop, uptime, getmemoryinfo, logging, getrpcinfo);
   the blockchain / mempool / mining / network / rawtransactions groups plug in the same
   way: a module of ``@rpc_method`` objects listed in ``__all__``, registered with
-  ``RPCTable.add_module``.
+  ``RPCTable.add_module``; ``blockchain_extra`` (getdeploymentinfo, getchaintxstats,
+  getblockstats, verifychain, waitfor*) and ``scan`` (scantxoutset) extend the
+  blockchain group.
 
 Error contract: methods raise ``RPCError`` with Core's code and message; any other
 exception becomes -1 with its text; the transport never lets an exception reach
