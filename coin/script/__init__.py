@@ -11,7 +11,8 @@ Outline:
 - opcodes.py      the 256-entry opcode name table, constants, `iter_script`
 - scriptnum.py    script numbers (CScriptNum) with explicit size limits
 - sighash.py      legacy SignatureHash and BIP-0143, `PrecomputedTxData`
-- interpreter.py  EvalScript / VerifyScript / witness programs, `verify_input`
+- interpreter.py  EvalScript / VerifyScript / witness programs, `verify_input` (exact
+                  P2WPKH / P2PKH fast paths; ECDSA checks deferrable to the caller)
 - standard.py     `classify` (Core's Solver), `script_to_asm`, script building helpers
 - sigops.py       sigop counting (legacy, P2SH, witness, transaction cost)
 - sigcache.py     `SignatureCache`: verified signatures, bounded and thread-safe

@@ -25,9 +25,16 @@ The opcode dispatch is a 256-entry table, `HANDLERS` (value -> handler), beside
 coin.script.opcodes' name table; push operations are decoded inline in the main loop.
 
 Public entry points: `verify_input(tx, index, spent_outputs, flags, *, txdata=None,
-sigcache=None)` (raises ScriptError), `verify_script(...)` (Core's VerifyScript over a
-checker) and `eval_script(...)`. Signatures are checked through
+sigcache=None, deferred=None)` (raises ScriptError), `verify_script(...)` (Core's
+VerifyScript over a checker) and `eval_script(...)`. Signatures are checked through
 coin.crypto.ecc.verify_signature, consulting and filling an optional SignatureCache.
+
+Fast paths: P2WPKH and P2PKH spends (the bulk of real blocks) skip the generic
+interpreter but run its steps for their template in its order, raising the same
+ScriptError at the same step (tests/unit/test_script_fastpaths.py compares them on
+random valid and invalid spends). Their signature only decides pass or fail, so
+`verify_input(..., deferred=list)` can leave its ECDSA verification to the caller
+(block validation verifies a block's deferred signatures together, on threads).
 """
 
 import hashlib
