@@ -116,6 +116,17 @@ def parse_amount(text: str) -> int:
     return sats
 
 
+def _height(text: str) -> int:
+    """A block height argument (argparse type): an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a block height: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a block height must be 0 or more, not {value}")
+    return value
+
+
 def _feerate(text: str | None) -> FeeRate | None:
     if text is None:
         return None
@@ -440,11 +451,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = command("create", cmd_create, "create a new wallet")
     p.add_argument("--words", type=int, choices=(12, 24), default=12)
-    p.add_argument("--birthday", type=int, default=None, metavar="HEIGHT",
+    p.add_argument("--birthday", type=_height, default=None, metavar="HEIGHT",
                    help="first block to scan (default: the node's tip if it answers, else 0)")
     p = command("restore", cmd_restore, "restore a wallet from its recovery words")
     p.add_argument("--mnemonic", default=None, metavar="WORDS")
-    p.add_argument("--birthday", type=int, default=0, metavar="HEIGHT")
+    p.add_argument("--birthday", type=_height, default=0, metavar="HEIGHT")
     p = command("getnewaddress", cmd_getnewaddress, "a new receiving address")
     p.add_argument("--type", choices=tuple(_TYPES), default="bech32")
     command("getbalance", cmd_getbalance, "balances in BTC")

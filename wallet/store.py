@@ -214,11 +214,13 @@ def create(path, passphrase: str, network: str, mnemonic: str | None = None, *,
     InvalidMnemonic). Account 0 of each of `script_types` is created (BIP-0084 first:
     the default for new addresses) with `gap_limit` receive and change addresses.
     `scrypt_n` defaults to crypter.DEFAULT_SCRYPT_N (2**15, r=8, p=1: 32 MiB).
-    Raises FileExistsError if `path` exists, ValueError for an empty passphrase, an
-    unknown network or scrypt parameters below the minimum.
+    Raises FileExistsError if `path` exists, ValueError for an empty passphrase, a
+    negative birthday height, an unknown network or scrypt parameters below the minimum.
     """
     if not passphrase:
         raise ValueError("a wallet passphrase is required (secrets are always encrypted)")
+    if birthday_height < 0:
+        raise ValueError(f"birthday height must be 0 or more, not {birthday_height}")
     params = get_params(network)
     mnemonic = generate_mnemonic(strength) if mnemonic is None else validate_mnemonic(mnemonic)
     seed = mnemonic_to_seed(mnemonic, mnemonic_passphrase)

@@ -96,6 +96,11 @@ def test_errors_are_one_line(run, node, monkeypatch):
     assert "non-wallet" in run("bumpfee", "11" * 32, expect=1)
     assert "invalid choice" in run("frobnicate", expect=1)
     assert "invalid wallet name" in run("-wallet=../x", "info", expect=1)
+    # a negative birthday is refused up front (it used to make every later sync fail
+    # with "the node's tip kept changing")
+    assert "--birthday" in run("-wallet=neg", "restore", "--mnemonic", WORDS, "--birthday", "-5", expect=1)
+    assert "--birthday" in run("-wallet=neg", "create", "--birthday", "-1", expect=1)
+    assert "no wallet" in run("-wallet=neg", "info", expect=1)
     assert "Error" in cli_main_error(["-nosuchflag", "info"])
 
 

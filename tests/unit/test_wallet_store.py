@@ -216,6 +216,9 @@ def test_create_refuses_bad_input(wallet_path, real_kdf):
     with pytest.raises(ValueError):
         store.create(wallet_path, PASS, "regtest", scrypt_n=2**10)
     assert not wallet_path.exists()
+    with pytest.raises(ValueError, match="birthday"):   # a wallet that could never sync
+        store.create(wallet_path, PASS, "regtest", birthday_height=-1)
+    assert not wallet_path.exists()
     store.create(wallet_path, PASS, "regtest").close()
     with pytest.raises(FileExistsError):
         store.create(wallet_path, PASS, "regtest")
