@@ -136,3 +136,20 @@ def test_regtest_never_retargets():
     tip = _chain(2016, 0x207FFFFF, 1_300_000_000, 1)
     assert get_next_work_required(tip, tip.header.time + 1, regtest) == 0x207FFFFF
     assert get_next_work_required(tip.prev, tip.header.time + 5000, regtest) == 0x207FFFFF
+
+
+def test_regtest_shortcut_agrees_with_cores_walk():
+    import dataclasses
+
+    regtest = get_params("regtest")
+    # The same network with the shortcut's precondition broken (a genesis off the pow
+    # limit; the genesis is read only for that) runs Core's full walk.
+    from coin.primitives import Block
+
+    genesis = regtest.genesis
+    walked = dataclasses.replace(regtest, genesis=Block(genesis.header.replace(bits=0x1D00FFFF), genesis.txs))
+    tip = _chain(2100, 0x207FFFFF, 1_300_000_000, 1)
+    for entry in (tip, tip.prev, tip.get_ancestor(2015), tip.get_ancestor(2014), tip.get_ancestor(7)):
+        for dt in (1, 1201, 5000):
+            expected = get_next_work_required(entry, entry.header.time + dt, walked)
+            assert get_next_work_required(entry, entry.header.time + dt, regtest) == expected == 0x207FFFFF
