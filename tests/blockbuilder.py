@@ -42,21 +42,12 @@ from coin.crypto.hashes import hash160, sha256
 from coin.mining.template import add_witness_commitment, create_block, with_merkle_root
 from coin.params import get_params
 from coin.primitives import Block, OutPoint, Transaction, TxIn, TxOut
+from coin.script.interpreter import push_data as push  # noqa: F401 - re-exported for tests
 from coin.script.sighash import SIGHASH_ALL, legacy_sighash, segwit_v0_sighash
 
 __all__ = ["Utxo", "IndexEntry", "BlockBuilder", "MemoryChain", "OP_TRUE_SCRIPT", "push"]
 
 OP_TRUE_SCRIPT = b"\x51"
-
-
-def push(data: bytes) -> bytes:
-    """A minimal data push (direct or OP_PUSHDATA1/2)."""
-    n = len(data)
-    if n < 0x4C:
-        return bytes((n,)) + data
-    if n <= 0xFF:
-        return b"\x4c" + bytes((n,)) + data
-    return b"\x4d" + n.to_bytes(2, "little") + data
 
 
 class Utxo(NamedTuple):

@@ -29,6 +29,7 @@ from coin.consensus.pow import check_proof_of_work, get_next_work_required
 from coin.consensus.tx_check import check_transaction
 from coin.consensus.tx_verify import is_final_tx
 from coin.consensus.witness import check_witness_malleation, get_block_weight
+from coin.script.scriptnum import encode_num
 from coin.script.sigops import get_legacy_sigop_count
 
 __all__ = [
@@ -56,23 +57,6 @@ def is_block_mutation(rejection: Rejection) -> bool:
     return rejection.reason in BLOCK_MUTATED_REASONS
 
 
-def _script_num(n: int) -> bytes:
-    # CScriptNum::serialize
-    if n == 0:
-        return b""
-    neg = n < 0
-    absvalue = -n if neg else n
-    out = bytearray()
-    while absvalue:
-        out.append(absvalue & 0xFF)
-        absvalue >>= 8
-    if out[-1] & 0x80:
-        out.append(0x80 if neg else 0)
-    elif neg:
-        out[-1] |= 0x80
-    return bytes(out)
-
-
 def bip34_height_script(height: int) -> bytes:
     """`CScript() << height`: the prefix BIP-0034 requires of the coinbase scriptSig.
 
@@ -83,7 +67,7 @@ def bip34_height_script(height: int) -> bytes:
         return b"\x00"
     if height == -1 or 1 <= height <= 16:
         return bytes((0x50 + height,))
-    data = _script_num(height)
+    data = encode_num(height)
     return bytes((len(data),)) + data  # heights need at most 5 bytes: a direct push
 
 

@@ -25,6 +25,7 @@ from coin.consensus.witness import (
 )
 from coin.primitives import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut
 from coin.primitives.transaction import NULL_HASH
+from coin.script.interpreter import push_data
 
 __all__ = [
     "WITNESS_RESERVED_VALUE",
@@ -39,18 +40,9 @@ WITNESS_RESERVED_VALUE = b"\x00" * 32
 _OP_0 = b"\x00"
 
 
-def _push(data: bytes) -> bytes:
-    n = len(data)
-    if n < 0x4C:
-        return bytes((n,)) + data
-    if n <= 0xFF:
-        return b"\x4c" + bytes((n,)) + data
-    raise ValueError("extra_nonce too long for a coinbase scriptSig")
-
-
 def coinbase_script_sig(height: int, extra_nonce: bytes = b"") -> bytes:
     """`CScript() << height << OP_0`, or with a push of `extra_nonce` instead of OP_0."""
-    return bip34_height_script(height) + (_push(extra_nonce) if extra_nonce else _OP_0)
+    return bip34_height_script(height) + (push_data(extra_nonce) if extra_nonce else _OP_0)
 
 
 def create_coinbase(height: int, script_pubkey: bytes, value: int, params, *,

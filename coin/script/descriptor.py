@@ -55,6 +55,7 @@ from coin.crypto.ecc import (
 )
 from coin.crypto.hashes import hash160, ripemd160
 from coin.crypto.keys import wif_decode
+from coin.script.interpreter import push_data
 from coin.script.standard import classify
 
 __all__ = ["Descriptor", "InvalidDescriptor", "Provider", "descriptor_to_script", "descsum_check",
@@ -328,10 +329,6 @@ def _parse_key(text: str, ctx: str, params) -> _Key:
 # -- script expressions -----------------------------------------------------------------
 
 
-def _push(data: bytes) -> bytes:
-    return bytes([len(data)]) + data
-
-
 def _small_int(n: int) -> int:
     return 0x50 + n if n else 0
 
@@ -379,13 +376,13 @@ class Descriptor:
             provider.origins[kid] = origin
             keys.append(key)
         if self.name == "pk":
-            return [_push(keys[0]) + b"\xac"]
+            return [push_data(keys[0]) + b"\xac"]
         if self.name == "pkh":
             return [_p2pkh(keys[0])]
         if self.name == "wpkh":
             return [_p2wpkh(keys[0])]
         if self.name == "combo":
-            out = [_push(keys[0]) + b"\xac", _p2pkh(keys[0])]
+            out = [push_data(keys[0]) + b"\xac", _p2pkh(keys[0])]
             if len(keys[0]) == 33:
                 wpkh = _p2wpkh(keys[0])
                 provider.scripts[hash160(wpkh)] = wpkh
@@ -394,7 +391,7 @@ class Descriptor:
         if self.name in ("multi", "sortedmulti"):
             if self.name == "sortedmulti":
                 keys = sorted(keys)
-            return [bytes([_small_int(self.threshold)]) + b"".join(_push(k) for k in keys)
+            return [bytes([_small_int(self.threshold)]) + b"".join(push_data(k) for k in keys)
                     + bytes([_small_int(len(keys)), 0xAE])]
         inner = self.subs[0]._expand(pos, provider)
         script = inner[0]
