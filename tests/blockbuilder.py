@@ -42,7 +42,7 @@ from coin.crypto.hashes import hash160, sha256
 from coin.mining.template import add_witness_commitment, create_block, with_merkle_root
 from coin.params import get_params
 from coin.primitives import Block, OutPoint, Transaction, TxIn, TxOut
-from coin.script.interpreter import push_data as push  # noqa: F401 - re-exported for tests
+from coin.script.interpreter import push_data as push
 from coin.script.sighash import SIGHASH_ALL, legacy_sighash, segwit_v0_sighash
 
 __all__ = ["Utxo", "IndexEntry", "BlockBuilder", "MemoryChain", "OP_TRUE_SCRIPT", "push"]
