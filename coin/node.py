@@ -375,6 +375,8 @@ class ChainComponent:
             return cs
 
         node.chainstate = await node.run_validation(open_chain)
+        if node.rpc_server is not None:
+            node.rpc_server.metrics.attach_chain(node.chainstate)
         tip = node.chainstate.tip
         _log.info("Loaded best chain: hashBestChain=%s height=%d", tip.hash, tip.height)
         files = config.get_list("loadblock")

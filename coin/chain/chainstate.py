@@ -27,7 +27,9 @@ exceeds `-dbcache`, every `flush_interval` seconds, before `utxo_stats()` and at
 
 Events (`subscribe(name, callback)`, synchronous, called after the state changed and
 outside any database batch): `block_connected(block, entry)`,
-`block_disconnected(block, entry)`, `tip_changed(entry)`. Callbacks must not call the
+`block_disconnected(block, entry)`, `tip_changed(entry)`, and
+`block_validated(entry, seconds)` just before `block_connected` with the time
+connect_block took (inputs, scripts, UTXO changes). Callbacks must not call the
 chain state's mutating methods; an exception in a callback is logged, never raised.
 
 Errors: validation failures raise coin.consensus.errors.Rejection with Core's reason;
@@ -84,7 +86,7 @@ DEFAULT_MAX_ORPHAN_BYTES = 64 << 20  # bytes of orphan blocks held in memory
 MAX_FILE_ORPHANS = 100_000         # orphans from files: only their file position is held
 _RECENT_BLOCKS = 16                # accepted blocks kept in memory for the connect that follows
 _RECENT_BYTES = 32 << 20
-EVENTS = ("block_connected", "block_disconnected", "tip_changed")
+EVENTS = ("block_connected", "block_disconnected", "tip_changed", "block_validated")
 
 _U32 = struct.Struct("<I")
 
@@ -685,8 +687,10 @@ class ChainState:
         """Core's ConnectTip: connect `entry` (whose parent is the tip) or raise Rejection."""
         block = self.get_block(entry)
         view = self.coins_tip.child()
+        started = time.perf_counter()
         undo = connect_block(block, entry, view, self.params, executor=self._executor,
                              sigcache=self.sigcache, check_scripts=self.check_scripts)
+        validated_in = time.perf_counter() - started
         if not entry.have_undo:
             entry.undo_pos = self.blockfiles.write_undo(entry.file_no, undo.to_bytes(),
                                                         entry.prev.hash_bytes)
@@ -699,6 +703,7 @@ class ChainState:
         log.debug("UpdateTip: new best=%s height=%d", entry.hash, entry.height)
         self._maybe_flush()
         if notify:
+            self._emit("block_validated", entry, validated_in)
             self._emit("block_connected", block, entry)
 
     def _disconnect_tip(self, notify: bool = True) -> None:

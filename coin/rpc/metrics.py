@@ -14,32 +14,27 @@ Families:
   sum of its virtual sizes (getmempoolinfo's ``size`` / ``bytes``);
 * ``coin_blocks_connected_total`` (counter) -- blocks connected to the active chain
   since this process attached to the chain state (reorgs count every connect);
-* ``coin_block_validation_seconds`` (histogram) -- wall time of each
-  ``ChainState.process_new_block`` call (checks, storage and connection), the path
-  every block from RPC or P2P takes;
+* ``coin_block_validation_seconds`` (histogram) -- wall time of connecting each block
+  to the active chain (inputs, scripts, UTXO changes: the chain state's
+  ``block_validated`` event), whether it came from RPC, P2P or an import;
 * ``coin_rpc_calls_total{method="..."}`` (counter) -- JSON-RPC calls by method
   (methods the node does not know count as ``method="unknown"``);
 * ``coin_uptime_seconds`` (gauge).
 
 A figure whose component is not running (no chain yet, no P2P) is left out.
 
-How it is wired: :meth:`NodeMetrics.rpc_call` from the server's request path;
-:meth:`NodeMetrics.attach` polls until ``node.chainstate`` exists, then subscribes to
-its ``block_connected`` event and times ``process_new_block`` by wrapping that one
-bound method on the instance (a stop-gap until the chain state reports validation time
-itself; :meth:`observe_validation` is the hook for that).
+How it is wired: :meth:`NodeMetrics.rpc_call` from the server's request path; the
+node calls :meth:`NodeMetrics.attach_chain` once it has opened the chain state, which
+subscribes to its ``block_connected`` and ``block_validated`` events.
 
 Errors: rendering never raises; a component that fails to answer is left out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import contextlib
-import functools
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -106,7 +101,6 @@ class NodeMetrics:
         self._blocks_connected = 0
         self._lock = threading.Lock()
         self._chain: Any = None
-        self._task: asyncio.Task[None] | None = None
 
     # -- recording -------------------------------------------------------------------
 
@@ -125,45 +119,13 @@ class NodeMetrics:
     # -- attaching to the chain state --------------------------------------------------
 
     def attach_chain(self, chainstate: Any) -> None:
-        """Subscribe to ``block_connected`` and time ``process_new_block`` (once per chain state)."""
+        """Follow a chain state's ``block_connected`` and ``block_validated`` events
+        (the node calls this once it has opened the chain state)."""
         if chainstate is None or chainstate is self._chain:
             return
         self._chain = chainstate
-        with contextlib.suppress(AttributeError, ValueError):
-            chainstate.subscribe("block_connected", self.block_connected)
-        inner = getattr(chainstate, "process_new_block", None)
-        if inner is None or getattr(inner, "_coin_metrics_timed", False):
-            return
-
-        @functools.wraps(inner)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                self.observe_validation(time.perf_counter() - t0)
-
-        timed._coin_metrics_timed = True  # type: ignore[attr-defined]
-        chainstate.process_new_block = timed
-
-    async def _attach_loop(self, interval: float) -> None:
-        while True:
-            cs = getattr(self.node, "chainstate", None)
-            if cs is not None and cs is not self._chain:
-                self.attach_chain(cs)
-            await asyncio.sleep(interval)
-
-    def start(self, interval: float = 0.05) -> None:
-        """Watch ``node.chainstate`` from the running loop (it appears during start-up)."""
-        if self._task is None and self.node is not None:
-            self._task = asyncio.get_running_loop().create_task(self._attach_loop(interval))
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        chainstate.subscribe("block_connected", self.block_connected)
+        chainstate.subscribe("block_validated", lambda _entry, seconds: self.observe_validation(seconds))
 
     # -- rendering ---------------------------------------------------------------------
 

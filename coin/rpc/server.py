@@ -173,11 +173,9 @@ class RPCServer:
         if not self.bound:
             await self.stop()
             raise ConfigError("Unable to start HTTP server. See debug log for details.")
-        self.metrics.start()  # /metrics: attaches to the chain state once it exists
 
     async def stop(self) -> None:
         """Stop serving (in-flight replies are sent), then remove the cookie."""
-        await self.metrics.stop()
         if self._runner is not None:
             _http_log.debug("Stopping HTTP server")
             await self._runner.cleanup()
