@@ -17,8 +17,10 @@ cleanly and removes the state file. ``down`` stops a network from another shell;
 :mod:`coin.regtest.demo` and exits 0 when the payment is confirmed on every node.
 
 DIR defaults to ``<tmp>/coin-regtest-<uid>``. ``up`` refuses a DIR where a network
-is still running and a non-empty DIR that is not a coin-regtest directory; an old,
-stopped coin-regtest DIR is wiped and started afresh.
+is still running or starting (it holds an flock on ``DIR/network.lock`` for its whole
+life and writes the state file before it starts its first node) and a non-empty DIR
+that is not a coin-regtest directory; an old, stopped coin-regtest DIR is wiped and
+started afresh.
 
 Exit codes: 0 success; 1 a failure, printed as one ``error: ...`` line on stderr.
 """
@@ -26,6 +28,7 @@ Exit codes: 0 success; 1 a failure, printed as one ``error: ...`` line on stderr
 from __future__ import annotations
 
 import argparse
+import fcntl
 import itertools
 import json
 import os
@@ -40,7 +43,14 @@ from typing import Any, TextIO
 
 from coin.regtest import walletcli
 from coin.regtest.framework import Network, pid_alive
-from coin.regtest.state import StateError, node_entry, read_state, remove_state, write_state
+from coin.regtest.state import (
+    STATE_FILENAME,
+    StateError,
+    node_entry,
+    read_state,
+    remove_state,
+    write_state,
+)
 
 from coin.crypto.address import p2wpkh_script, script_to_address
 from coin.crypto.hashes import hash160
@@ -53,6 +63,8 @@ __all__ = ["default_dir", "fallback_address", "main"]
 STATUS_PERIOD = 5.0  # seconds between plain status lines when stdout is not a terminal
 WALLET_NAME = "miner"
 _NODE_DIR_PREFIX = "node"
+LOCK_FILENAME = "network.lock"  # flock()ed by `up` for its whole life
+_OUR_FILES = {STATE_FILENAME, STATE_FILENAME + ".tmp", LOCK_FILENAME}
 
 
 class _Interrupted(BaseException):
@@ -103,8 +115,34 @@ class _Signals:
 # -- up ----------------------------------------------------------------------------------
 
 
+def _is_ours(directory: Path) -> bool:
+    """DIR is absent, empty, or holds only what coin-regtest puts there."""
+    if not directory.exists():
+        return True
+    return all(e.name in _OUR_FILES or (e.name.startswith(_NODE_DIR_PREFIX) and e.is_dir())
+               for e in directory.iterdir())
+
+
+def _lock_dir(directory: Path) -> int | None:
+    """Take DIR for this `up`: an exclusive flock on DIR/network.lock, held until the
+    process ends. None if another `up` holds it (running, or still starting its nodes)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_FILENAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _running_message(directory: Path) -> str:
+    return f"a network is already running in {directory} (stop it with: coin-regtest down --dir {directory})"
+
+
 def _prepare_dir(directory: Path) -> str | None:
-    """Make DIR ready for a fresh network; an error message if it cannot be."""
+    """Make DIR ready for a fresh network (the caller holds its lock); an error message
+    if it cannot be."""
     try:
         state = read_state(directory)
     except StateError as e:
@@ -112,11 +150,10 @@ def _prepare_dir(directory: Path) -> str | None:
     if state is not None:
         pids = [state.get("pid")] + [n.get("pid") for n in state["nodes"]]
         if any(isinstance(p, int) and pid_alive(p) for p in pids):
-            return f"a network is already running in {directory} (stop it with: coin-regtest down --dir {directory})"
+            return _running_message(directory)
     if directory.exists():
         entries = list(directory.iterdir())
-        ours = state is not None or all(e.name.startswith(_NODE_DIR_PREFIX) and e.is_dir() for e in entries)
-        if entries and not ours:
+        if state is None and not _is_ours(directory):
             return f"{directory} is not empty and is not a coin-regtest directory"
         for e in entries:
             if e.is_dir() and e.name.startswith(_NODE_DIR_PREFIX):
@@ -186,8 +223,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         return _err("--nodes must be at least 1")
     if args.block_interval < 0:
         return _err("--block-interval must not be negative")
+    # One `up` per DIR, from the moment it starts its first node: a second `up` must not
+    # wipe a starting network's node directories, and `down` must find a starting one.
+    if not (directory / STATE_FILENAME).exists() and not _is_ours(directory):
+        return _err(f"{directory} is not empty and is not a coin-regtest directory")
+    lock = _lock_dir(directory)
+    if lock is None:
+        return _err(_running_message(directory))
     problem = _prepare_dir(directory)
     if problem:
+        os.close(lock)
         return _err(problem)
     out = sys.stdout
     signals = _Signals()
@@ -196,6 +241,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                              "block_interval": args.block_interval, "wallet": None, "nodes": []}
     code = 0
     try:
+        write_state(directory, state)  # `down` can stop us (SIGTERM) while nodes start
         print(f"starting {args.nodes} nodes in {directory} ...", file=out, flush=True)
         net.start(connect=False)
         state["nodes"] = [node_entry(n) for n in net]
@@ -246,6 +292,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             for node in net:
                 node.kill()
             remove_state(directory)
+            os.close(lock)
             signals.restore()
         print("all nodes stopped.", file=out, flush=True)
     return code

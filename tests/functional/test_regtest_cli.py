@@ -153,3 +153,21 @@ def test_demo_confirms_the_payment_on_every_node(tmp_path):
     assert "the payment is confirmed on every node" in r.stdout
     for i in range(3):
         assert f"node{i}    height 102  confirmations 1" in r.stdout
+
+
+def test_the_directory_is_taken_while_up_is_still_starting(up_factory):
+    """A second `up` in the same DIR while the first is starting its nodes must refuse
+    (it used to wipe the first one's node directories and start a second network
+    there), and `down` must be able to stop a network that is not ready yet."""
+    first = up_factory("--nodes", "1")
+    wait_until(lambda: (first.dir / "node0").exists() or first.proc.poll() is not None, 60,
+               what="the first up to create its node directory")
+    again = run_regtest("up", "--dir", str(first.dir), "--nodes", "1", timeout=60)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert f"already running in {first.dir} (stop it with: coin-regtest down" in again.stderr, again.stderr
+    assert first.proc.poll() is None, first.output()
+    down = run_regtest("down", "--dir", str(first.dir))
+    assert down.returncode == 0, down.stderr
+    assert first.proc.wait(timeout=60) == 0, first.output()
+    assert "all nodes stopped." in first.output()
+    assert not (first.dir / STATE_FILENAME).exists()
