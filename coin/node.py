@@ -59,6 +59,7 @@ from coin.mempool.fees import FeeEstimator
 from coin.mempool.persist import load_mempool, save_mempool
 from coin.mempool.pool import Mempool
 from coin.mining.miner import Miner
+from coin.p2p.connman import ConnMan
 from coin.params import ChainParams, get_params
 from coin.rpc import (
     blockchain,
@@ -66,6 +67,7 @@ from coin.rpc import (
     control,
     mempool,
     mining,
+    net,
     output_script,
     rawtransaction,
     scan,
@@ -149,17 +151,15 @@ class Node:
     def _wire_components(self) -> None:
         """Build the components this node runs and register their RPC method groups."""
         self.miner = Miner()
+        # Started in this order (chain, then mempool on top of it, then the peers that
+        # feed both) and stopped in reverse.
         self.add_component(ChainComponent(self))
         self.add_component(MempoolComponent(self))
-        for module in (blockchain, blockchain_extra, mempool, mining, output_script, rawtransaction, scan):
-            self.rpc_table.add_module(module)
-        # -- p2p (coin.p2p): the connection manager, started after chain and mempool --
-        from coin.p2p.connman import ConnMan
-        from coin.rpc import net
         self.connman = ConnMan(self)
         self.add_component(self.connman)
-        self.rpc_table.add_module(net)
-        # -- end p2p --
+        for module in (blockchain, blockchain_extra, mempool, mining, net, output_script,
+                       rawtransaction, scan):
+            self.rpc_table.add_module(module)
 
     async def run_validation(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` on the validation thread (all chain and mempool access)."""
