@@ -34,6 +34,7 @@ import atexit
 import base64
 import contextlib
 import ctypes
+import functools
 import http.client
 import itertools
 import os
@@ -156,12 +157,18 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _die_with_parent(parent_pid: int) -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask for SIGTERM when the parent dies; if it already died (between fork and
+    prctl: the signal would never come) or is not `parent_pid`, exit now, with the
+    status a SIGTERMed shell child has (the parent's Python signal handlers are still
+    installed in this forked child, so no signal is sent to ourselves)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != parent_pid:
+        os._exit(128 + signal.SIGTERM)
 
 
 # -- the registry: nothing is left behind ---------------------------------------------
@@ -412,7 +419,8 @@ class TestNode:
             stdout=self._stdout,
             stderr=self._stderr,
             start_new_session=True,  # a terminal's Ctrl-C reaches the driver, which stops us
-            preexec_fn=_die_with_parent if self.die_with_parent and sys.platform == "linux" else None,
+            preexec_fn=(functools.partial(_die_with_parent, os.getpid())
+                        if self.die_with_parent and sys.platform == "linux" else None),
         )
         with _LIVE_LOCK:
             _LIVE[self.process.pid] = self

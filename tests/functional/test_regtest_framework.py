@@ -4,6 +4,7 @@ to the process (or test) that started it.
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -299,3 +300,28 @@ def test_fixture_stops_nodes_of_a_failing_test(tmp_path):
     pids = json.loads(pids_file.read_text())
     assert len(pids) == 3
     assert not any(pid_alive(p) for p in pids)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_whose_parent_died_before_the_death_signal_was_set_exits():
+    """The parent-death signal only fires for a death AFTER prctl(); a parent killed
+    between fork and prctl would leave coind running forever. The child checks that its
+    parent is still the process that started it (here: a pid that is not its parent)."""
+    import functools
+
+    from coin.regtest import framework
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    orphan = subprocess.Popen(sleeper, preexec_fn=functools.partial(framework._die_with_parent, 1))
+    try:
+        assert orphan.wait(timeout=30) == 128 + signal.SIGTERM   # never ran the program
+    finally:
+        orphan.kill()
+        orphan.wait()
+    child = subprocess.Popen(sleeper, preexec_fn=functools.partial(framework._die_with_parent, os.getpid()))
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=0.5)
+    finally:
+        child.kill()
+        child.wait()
