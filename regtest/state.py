@@ -1,8 +1,9 @@
 """The state file of a running ``coin-regtest up`` network: ``<DIR>/network.json``.
 
-Written by ``up`` (atomically: a temporary file renamed over it) when the nodes have
-started and again when the network is ready; removed when ``up`` has stopped every
-node. ``down`` and ``status`` read it from another shell. Layout::
+Written by ``up`` (atomically: a temporary file renamed over it) before its first node
+starts (no nodes yet), when the nodes have started and again when the network is
+ready; removed when ``up`` has stopped every node. ``up`` also holds an flock on
+``<DIR>/network.lock`` for its whole life (see :mod:`coin.regtest.cli`). ``down`` and ``status`` read it from another shell. Layout::
 
     {
       "format": 1,
