@@ -24,9 +24,10 @@ The pure part works on plain values (no wallet, no node) so it can be tested alo
   verified with coin.script.verify_input under the standard flags before anything
   leaves the wallet.
 
-The wallet part (`send`, `bump_fee`, `resolve_feerate`, `spendable_coins`,
-`record_sent`) reads coins from the store and talks to the node: estimatesmartfee
-(BTC/kvB -> sat/vB, floor 1 sat/vB), sendrawtransaction.
+The wallet part (`send`, `bump_fee`, `resolve_feerate`, `node_incremental_relay_feerate`,
+`spendable_coins`, `record_sent`) reads coins from the store and talks to the node:
+estimatesmartfee (BTC/kvB -> sat/vB, floor 1 sat/vB), getmempoolinfo (the node's
+incrementalrelayfee, for bumpfee), sendrawtransaction.
 
 Errors: `InsufficientFunds` (amounts needed and available, in satoshis and in the
 message in BTC); `SpendError` (a ValueError) for bad requests: dust or non-positive
@@ -86,6 +87,7 @@ __all__ = [
     "estimate_weight",
     "input_weight",
     "output_size",
+    "node_incremental_relay_feerate",
     "record_sent",
     "resolve_feerate",
     "select_coins_bnb",
@@ -626,6 +628,22 @@ def resolve_feerate(rpc, feerate: FeeRate | None = None, conf_target: int = 6) -
     return max(FeeRate.from_btc_per_kvb(rate), MIN_FEERATE)
 
 
+def node_incremental_relay_feerate(rpc) -> FeeRate:
+    """The node's incremental relay fee (getmempoolinfo "incrementalrelayfee", BTC/kvB),
+    Core's DEFAULT_INCREMENTAL_RELAY_FEE (1 sat/vB) when the node does not say."""
+    try:
+        answer = rpc.call("getmempoolinfo")
+    except RPCError:
+        return INCREMENTAL_RELAY_FEERATE
+    rate = answer.get("incrementalrelayfee") if isinstance(answer, dict) else None
+    if rate is None:
+        return INCREMENTAL_RELAY_FEERATE
+    try:
+        return FeeRate.from_btc_per_kvb(rate)
+    except (InvalidOperation, SpendError):
+        return INCREMENTAL_RELAY_FEERATE
+
+
 def record_sent(wallet, tx: Transaction, spent: Sequence[Utxo]) -> None:
     """Record a transaction we broadcast: unconfirmed, its inputs spent, its outputs to
     our scripts (change) as coins, those scripts used."""
@@ -707,10 +725,15 @@ def bump_fee(wallet, rpc, txid: str, feerate: FeeRate | None = None, *, conf_tar
     bumpfee): the same inputs (more only if they cannot pay), the same payments, the
     change reduced (or dropped when no longer viable), signalling RBF again.
 
-    The new rate is `feerate`, or by default max(estimate, old rate + 1 sat/kvB + the
-    wallet's 5 sat/vB increment). BIP-0125: the new fee must exceed the old by at least
-    the incremental relay fee (1 sat/vB) over the new size, and the rate must rise.
-    SpendError with Core's messages when the transaction cannot be bumped.
+    The increment is max(the node's incrementalrelayfee from getmempoolinfo, 1 sat/vB
+    if the node does not say; the wallet's WALLET_INCREMENTAL_RELAY_FEE, 5 sat/vB).
+    The new rate is by default max(estimate, old rate + 1 sat/kvB + the increment)
+    (Core's EstimateFeeRate). An explicit `feerate` must pay at least the old fee + the
+    increment over the replacement's size, else SpendError "Insufficient total fee X,
+    must be at least Y (oldFee Z + incrementalFee W)" (Core's CheckFeeRate, in BTC).
+    BIP-0125: the new fee must also exceed the old by the node's incremental relay fee
+    over the new size once built. SpendError with Core's messages when the transaction
+    cannot be bumped.
     """
     try:
         txid_bytes = bytes.fromhex(txid)[::-1]
@@ -751,22 +774,30 @@ def bump_fee(wallet, rpc, txid: str, feerate: FeeRate | None = None, *, conf_tar
         raise SpendError("Transaction has no outputs other than change")
     if change_script is None:
         change_script, change_type = _change(wallet)
-    min_rate = old_rate + FeeRate(1) + max(INCREMENTAL_RELAY_FEERATE, WALLET_INCREMENTAL_RELAY_FEERATE)
+    node_incremental = node_incremental_relay_feerate(rpc)
+    incremental = max(node_incremental, WALLET_INCREMENTAL_RELAY_FEERATE)
     if feerate is None:
-        rate = max(resolve_feerate(rpc, None, conf_target), min_rate)
+        # Core's EstimateFeeRate: old rate (truncated, so + 1 sat/kvB) + the increment
+        rate = max(resolve_feerate(rpc, None, conf_target), old_rate + FeeRate(1) + incremental)
     else:
+        # Core's CheckFeeRate, over the size of the replacement as it stands (same
+        # inputs and outputs, 72-byte signatures)
+        max_size = estimate_vsize([u.script_type for u in preset],
+                                  [o.script_pubkey for o in old.outputs])
+        new_total = feerate.fee(max_size)
+        min_total = old_fee + incremental.fee(max_size)
+        if new_total < min_total:
+            raise SpendError(f"Insufficient total fee {_btc(new_total)}, must be at least "
+                             f"{_btc(min_total)} (oldFee {_btc(old_fee)} + incrementalFee "
+                             f"{_btc(min_total - old_fee)})")
         rate = resolve_feerate(rpc, feerate, conf_target)
-        floor = old_rate + INCREMENTAL_RELAY_FEERATE
-        if rate < floor:
-            raise SpendError(f"Insufficient total fee rate: new fee rate {rate} must be at least "
-                             f"{floor} (old {old_rate} + incremental {INCREMENTAL_RELAY_FEERATE})")
     confirmed, trusted, immature = spendable_coins(wallet, frozenset({txid_bytes}))
     tip = _tip_height(wallet)
     draft = create_transaction(
         [confirmed, trusted], recipients, rate, change_script=change_script,
         change_type=change_type, preset=preset, lock_time=tip or old.lock_time,
         sequence=SEQUENCE_RBF, rng=rng, immature=immature)
-    required = old_fee + INCREMENTAL_RELAY_FEERATE.fee(draft.vsize)
+    required = old_fee + node_incremental.fee(draft.vsize)   # BIP-0125 rules 3 and 4
     if draft.fee < required:
         raise SpendError(f"Insufficient total fee {_btc(draft.fee)}, must be at least "
                          f"{_btc(required)} (oldFee {_btc(old_fee)} + incrementalFee "

@@ -22,11 +22,11 @@ def wallet(regtest_node, monkeypatch, capsys):
     monkeypatch.setenv(cli.PASSPHRASE_ENV, "functional pass")
     base = ["-regtest", f"-datadir={regtest_node.datadir}", f"-rpcport={regtest_node.rpc_port}"]
 
-    def run(*argv, name="default"):
+    def run(*argv, name="default", expect=0):
         code = cli.main([*base, f"-wallet={name}", *argv, "--json"])
         out, err = capsys.readouterr()
-        assert code == 0, err
-        return json.loads(out, parse_float=Decimal)
+        assert code == expect, err
+        return json.loads(out, parse_float=Decimal) if expect == 0 else err
 
     return run
 
@@ -68,6 +68,10 @@ def test_wallet_lifecycle_on_regtest(regtest_node, wallet, outside_address):
     assert change == 50 * COIN - 10 * COIN - fee
     assert all(i["sequence"] == 0xFFFFFFFD for i in decoded["vin"])
 
+    # bumpfee wants old + max(node's incrementalrelayfee, the wallet's 5 sat/vB) (Core)
+    err = wallet("bumpfee", sent["txid"], "--feerate", "9", expect=1)
+    assert "Insufficient total fee" in err and "must be at least" in err
+    assert sent["txid"] in node.getrawmempool()
     # bumpfee replaces it in the node's mempool
     bumped = wallet("bumpfee", sent["txid"], "--feerate", "12")
     pool = node.getrawmempool()

@@ -6,6 +6,7 @@ sendrawtransaction with script verification and BIP-0125 replacement, batches). 
 a fake of the NODE inside unit tests of the WALLET; the functional test uses real coind.
 """
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -48,6 +49,7 @@ class FakeNode:
         self.blocks = [REGTEST.genesis]
         self.mempool: dict[str, Transaction] = {}
         self.feerate: Decimal | None = None
+        self.incrementalrelayfee: Decimal | None = None   # None: no getmempoolinfo
         self.tag = 0
         self.calls: dict[str, int] = {}
 
@@ -158,6 +160,11 @@ class FakeNode:
         if self.feerate is None:
             return {"errors": ["Insufficient data or no feerate found"], "blocks": 0}
         return {"feerate": self.feerate, "blocks": target}
+
+    def rpc_getmempoolinfo(self):
+        if self.incrementalrelayfee is None:
+            raise RPCError(-32601, "Method not found")
+        return {"size": len(self.mempool), "incrementalrelayfee": self.incrementalrelayfee}
 
     def rpc_sendrawtransaction(self, hexstr, maxfeerate=None):
         tx = Transaction.from_hex(hexstr)
@@ -428,6 +435,53 @@ def test_bumpfee_replaces(tmp_path):
     with pytest.raises(SpendError, match="non-wallet"):
         bump_fee(w, node, "00" * 32)
     assert [e["txid"] for e in list_transactions(w) if e["category"] == "send"] == [again.txid]
+
+
+_INSUFFICIENT = re.compile(r"^Insufficient total fee (\S+), must be at least (\S+) "
+                           r"\(oldFee (\S+) \+ incrementalFee (\S+)\)$")
+
+
+def _sat(btc: str) -> int:
+    return int(Decimal(btc) * COIN)
+
+
+@pytest.mark.parametrize("node_incremental_sat_vb", [None, 1, 20],
+                         ids=["no-getmempoolinfo", "node-1sat", "node-20sat"])
+def test_bumpfee_explicit_rate_needs_old_plus_incremental(tmp_path, node_incremental_sat_vb):
+    """Core's CheckFeeRate: an explicit fee rate must pay at least oldFee + max(node's
+    incrementalrelayfee, WALLET_INCREMENTAL_RELAY_FEE = 5 sat/vB) over the new size,
+    else RPC_INVALID_PARAMETER "Insufficient total fee X, must be at least Y (oldFee Z +
+    incrementalFee W)"; the default bump rises by old + 1 sat/kvB + that increment."""
+    node, w = _funded(tmp_path, 1)
+    if node_incremental_sat_vb is not None:
+        node.incrementalrelayfee = Decimal(node_incremental_sat_vb) * 1000 / COIN
+    inc = max(node_incremental_sat_vb or 1, 5)
+    res = send(w, node, [(OTHER, 10 * COIN)], FeeRate.from_sat_per_vb(2))
+    old_rate = FeeRate.from_fee(res.fee, res.tx.vsize)
+    # old + 1 sat/vB (the BIP-0125 minimum) is not enough for the wallet, nor old + inc - 1
+    for short in sorted({1, inc - 1}):
+        too_low = FeeRate(old_rate.sat_per_kvb + short * 1000)
+        with pytest.raises(SpendError) as exc:
+            bump_fee(w, node, res.txid, too_low)
+        m = _INSUFFICIENT.match(str(exc.value))
+        assert m, str(exc.value)
+        new_total, min_total, old_fee, inc_fee = (_sat(g) for g in m.groups())
+        assert old_fee == res.fee and min_total == old_fee + inc_fee
+        # the size is the replacement's (same inputs and outputs, 72-byte signatures)
+        size = inc_fee * 1000 // (inc * 1000)
+        assert res.tx.vsize <= size <= res.tx.vsize + len(res.tx.inputs)
+        assert inc_fee == FeeRate(inc * 1000).fee(size) and new_total == too_low.fee(size)
+        assert new_total < min_total
+    assert list(node.mempool) == [res.txid]
+    # old + inc + a little pays
+    ok = bump_fee(w, node, res.txid, FeeRate(old_rate.sat_per_kvb + inc * 1000 + 100))
+    assert ok.fee >= res.fee + inc * ok.tx.vsize
+    assert list(node.mempool) == [ok.txid]
+    # the default bump: old rate + 1 sat/kvB + the increment
+    prev_rate = FeeRate.from_fee(ok.fee, ok.tx.vsize)
+    again = bump_fee(w, node, ok.txid)
+    assert again.feerate == FeeRate(prev_rate.sat_per_kvb + 1 + inc * 1000)
+    assert list(node.mempool) == [again.txid]
 
 
 def test_unspent_listing_and_locked_wallet(tmp_path):
