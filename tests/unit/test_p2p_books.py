@@ -136,6 +136,68 @@ def test_addrman_is_bounded_and_keeps_good_addresses():
     assert len(am) == 5 and "10.0.0.0:1" in am
 
 
+def test_addrman_full_book_adds_in_constant_work(monkeypatch):
+    """A full book makes room without walking it: 1,000 new addresses into 4,096 used to
+    scan every entry per address (2 s on the event loop)."""
+    from coin.p2p import addrman as addrman_module
+    clock = FakeClock()
+    am = AddrMan(None, clock=clock)
+    for i in range(am.max_size):
+        am.add(f"10.{i // 250}.{i % 250}.1", 8333, source=f"172.{i % 200}.0.1")
+    assert len(am) == am.max_size
+    looked_at = 0
+    real = addrman_module.AddrInfo.is_terrible
+
+    def counting(self, now):
+        nonlocal looked_at
+        looked_at += 1
+        return real(self, now)
+
+    monkeypatch.setattr(addrman_module.AddrInfo, "is_terrible", counting)
+    added = sum(am.add(f"11.{i // 250}.{i % 250}.1", 8333, source=f"173.{i % 200}.0.1") for i in range(1000))
+    assert added == 1000 and len(am) == am.max_size
+    assert looked_at <= 1000 * 16
+
+
+def test_one_source_group_cannot_fill_the_book():
+    """Core buckets new addresses by the sender's network group; here one /16 holds at
+    most 1/16 of the book, and its flood replaces its own entries, not others'."""
+    clock = FakeClock()
+    am = AddrMan(None, clock=clock)
+    honest = set()
+    for s in range(100):
+        for i in range(20):
+            assert am.add(f"10.{s}.{i}.1", 8333, source=f"192.{s}.7.7")
+            honest.add(f"10.{s}.{i}.1:8333")
+    for i in range(10_000):
+        am.add(f"44.{i // 250}.{i % 250}.9", 8333, source=f"66.6.{i % 256}.{i % 7}")
+    flood = [a for a in am.all() if a.source.startswith("66.6.")]
+    assert 0 < len(flood) <= am.max_size // 16
+    assert am.source_group_count("66.6.1.1") == len(flood)
+    assert honest <= {a.key for a in am.all()}
+    # the newest of the flood are the ones kept
+    assert "44.39.249.9:8333" in am and "44.0.0.9:8333" not in am
+    # an address that worked leaves the new table and is never evicted for a new one
+    am.good("10.0.0.1:8333")
+    assert am.tried_count == 1 and am.source_group_count("192.0.7.7") == 19
+
+
+def test_addrman_reload_keeps_tables(tmp_path):
+    clock = FakeClock()
+    am = AddrMan(tmp_path, clock=clock)
+    for i in range(300):
+        am.add(f"10.{1 + i // 250}.{i % 250}.1", 8333, source="66.6.0.1")
+    am.add("10.9.0.1", 8333, source="1.1.1.1")
+    am.good("10.9.0.1:8333")
+    am.save()
+    again = AddrMan(tmp_path, clock=clock)
+    again.load()
+    assert len(again) == len(am) and again.tried_count == 1
+    assert again.source_group_count("66.6.9.9") == am.source_group_count("66.6.0.1") == am.source_group_cap
+    again.remove("10.2.49.1:8333")
+    assert again.source_group_count("66.6.0.1") == am.source_group_cap - 1
+
+
 def test_addrman_drops_terrible_addresses():
     clock = FakeClock()
     am = AddrMan(None, clock=clock)
