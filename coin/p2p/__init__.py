@@ -16,7 +16,10 @@ Above the wire (the network itself; import these modules directly, they are not
 re-exported here):
 - `peer`: `Peer`, one WebSocket with its send queue, reader, timeouts and per-peer state;
 - `banman`: `BanMan`, banned subnets (setban, banlist.json) and discouraged addresses;
-- `addrman`: `AddrMan`, the bounded address book (peers.json);
+- `addrman`: `AddrMan`, the bounded address book (peers.json), new entries capped per
+  source group;
+- `bloom`: `RollingBloomFilter`, "seen lately" in bounded memory (per-peer known
+  inventory and addresses);
 - `sync`: `BlockSync`, headers-first download, stall detection, serving and announcing
   blocks (BIP-0130);
 - `relay`: `TxRelay`, transaction announcement (trickled, BIP-0339 wtxid, BIP-0133
