@@ -16,7 +16,15 @@ cleanly and removes the state file. ``down`` stops a network from another shell;
 ``status`` reads one. ``demo`` runs the payment walk-through of
 :mod:`coin.regtest.demo` and exits 0 when the payment is confirmed on every node.
 
-DIR defaults to ``<tmp>/coin-regtest-<uid>``. ``up`` refuses a DIR where a network
+DIR defaults to ``<tmp>/coin-regtest-<uid>``, a predictable name in a shared directory:
+every command refuses that default DIR if it is a symbolic link or not a directory, is
+not owned by the current user, or is writable by group or others (one ``error:`` line
+naming the problem; remove it or pass ``--dir``). ``up`` creates DIR (default or not)
+mode 0700 and tightens an existing default DIR of ours to 0700; the state file and the
+lock file are 0600. The wallet passphrase (``COIN_WALLET_PASSPHRASE``, default
+``regtest``) is neither stored nor printed unless it is that public default.
+
+``up`` refuses a DIR where a network
 is still running or starting (it holds an flock on ``DIR/network.lock`` for its whole
 life and writes the state file before it starts its first node) and a non-empty DIR
 that is not a coin-regtest directory; an old, stopped coin-regtest DIR is wiped and
@@ -34,6 +42,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -58,10 +67,12 @@ from coin.params import get_params
 from coin.rpc.client import RPCClient
 from coin.rpc.errors import RPCError
 
-__all__ = ["default_dir", "fallback_address", "main"]
+__all__ = ["DEFAULT_PASSPHRASE", "check_default_dir", "default_dir", "fallback_address", "main"]
 
 STATUS_PERIOD = 5.0  # seconds between plain status lines when stdout is not a terminal
 WALLET_NAME = "miner"
+DEFAULT_PASSPHRASE = "regtest"  # the wallet's, when COIN_WALLET_PASSPHRASE is not set
+PASSPHRASE_ENV = "COIN_WALLET_PASSPHRASE"
 _NODE_DIR_PREFIX = "node"
 LOCK_FILENAME = "network.lock"  # flock()ed by `up` for its whole life
 _OUR_FILES = {STATE_FILENAME, STATE_FILENAME + ".tmp", LOCK_FILENAME}
@@ -73,6 +84,41 @@ class _Interrupted(BaseException):
 
 def default_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"coin-regtest-{os.getuid()}"
+
+
+def _is_default_dir(path: Path) -> bool:
+    return os.path.abspath(path) == os.path.abspath(default_dir())
+
+
+def check_default_dir(path: Path) -> str | None:
+    """Why the default DIR (a predictable name in shared /tmp) must not be used, or None:
+    it is absent, or a real directory owned by us and not writable by group or others.
+    A symbolic link is refused even if it points to such a directory."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    where = f"refusing to use {path}:"
+    fix = "remove it, or pass --dir"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{where} it is a symbolic link ({fix})"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{where} it is not a directory ({fix})"
+    uid = os.getuid()
+    if st.st_uid != uid:
+        return f"{where} it is owned by uid {st.st_uid}, not by you (uid {uid}) ({fix})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return (f"{where} it is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}; "
+                f"chmod 700 it, or pass --dir)")
+    return None
+
+
+def _directory(text: str) -> tuple[Path, bool, str | None]:
+    """--dir as given -> (resolved path, is it the default DIR, why it is refused or None)."""
+    raw = Path(text).expanduser()
+    default = _is_default_dir(raw)
+    problem = check_default_dir(raw) if default else None
+    return raw.resolve(), default, problem
 
 
 def fallback_address() -> str:
@@ -123,11 +169,21 @@ def _is_ours(directory: Path) -> bool:
                for e in directory.iterdir())
 
 
+def _make_dir(directory: Path) -> None:
+    """DIR, created mode 0700 (its missing parents with the usual mode) if absent."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+
+
 def _lock_dir(directory: Path) -> int | None:
     """Take DIR for this `up`: an exclusive flock on DIR/network.lock, held until the
-    process ends. None if another `up` holds it (running, or still starting its nodes)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK_FILENAME, os.O_RDWR | os.O_CREAT, 0o644)
+    process ends. None if another `up` holds it (running, or still starting its nodes).
+    DIR is created mode 0700 if it does not exist."""
+    _make_dir(directory)
+    fd = os.open(directory / LOCK_FILENAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -159,7 +215,7 @@ def _prepare_dir(directory: Path) -> str | None:
             if e.is_dir() and e.name.startswith(_NODE_DIR_PREFIX):
                 shutil.rmtree(e)
         remove_state(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    _make_dir(directory)
     return None
 
 
@@ -173,8 +229,11 @@ def _print_table(net: Network, wallet: dict[str, Any] | None, out: TextIO) -> No
         print(f"node {r['index']}:  cookie  {r['cookie']}", file=out)
         print(f"         cli     {r['cli']}", file=out)
     if wallet is not None:
+        # the public default is shown; a passphrase the user chose never is
+        secret = (f"{PASSPHRASE_ENV}={DEFAULT_PASSPHRASE}" if wallet["passphrase_default"]
+                  else f"passphrase: the {PASSPHRASE_ENV} you set")
         print(
-            f"wallet '{wallet['name']}' on node {wallet['node']} (COIN_WALLET_PASSPHRASE={wallet['passphrase']}): "
+            f"wallet '{wallet['name']}' on node {wallet['node']} ({secret}): "
             f"{wallet.get('balance', '?')} BTC, address {wallet['address']}",
             file=out,
         )
@@ -218,7 +277,9 @@ def _status_line(figures: list[dict[str, Any]]) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    directory = Path(args.dir).expanduser().resolve()
+    directory, default, problem = _directory(args.dir)
+    if problem:
+        return _err(problem)
     if args.nodes < 1:
         return _err("--nodes must be at least 1")
     if args.block_interval < 0:
@@ -227,6 +288,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     # wipe a starting network's node directories, and `down` must find a starting one.
     if not (directory / STATE_FILENAME).exists() and not _is_ours(directory):
         return _err(f"{directory} is not empty and is not a coin-regtest directory")
+    if default:
+        # checked again once it exists (another user may have taken the name between the
+        # check and the mkdir) before anything is written in it; then private: an older
+        # coin-regtest created it with the umask's mode
+        _make_dir(directory)
+        problem = check_default_dir(directory)
+        if problem:
+            return _err(problem)
+        os.chmod(directory, 0o700)
     lock = _lock_dir(directory)
     if lock is None:
         return _err(_running_message(directory))
@@ -255,13 +325,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             else:
                 print("warning: this coind has no P2P networking yet (no addnode RPC): nodes are not connected", file=out, flush=True)
         address = fallback_address()
-        passphrase = os.environ.get("COIN_WALLET_PASSPHRASE", "regtest")
+        passphrase = os.environ.get(PASSPHRASE_ENV, DEFAULT_PASSPHRASE)
         wallet: dict[str, Any] | None = None
         if walletcli.available():
             w = walletcli.WalletCLI(net[0], WALLET_NAME, passphrase)
             w.create()
             address = w.getnewaddress()
-            wallet = {"name": WALLET_NAME, "node": 0, "address": address, "passphrase": passphrase}
+            # never the passphrase itself: whoever uses the wallet has it in the environment
+            wallet = {"name": WALLET_NAME, "node": 0, "address": address,
+                      "passphrase_default": passphrase == DEFAULT_PASSPHRASE}
         else:
             print("warning: coin-wallet is not installed: mining to an address without a wallet", file=out, flush=True)
         net[0].generatetoaddress(101, address)
@@ -349,7 +421,9 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    directory = Path(args.dir).expanduser().resolve()
+    directory, _, problem = _directory(args.dir)
+    if problem:
+        return _err(problem)
     try:
         state = read_state(directory)
     except StateError as e:
@@ -379,7 +453,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    directory = Path(args.dir).expanduser().resolve()
+    directory, _, problem = _directory(args.dir)
+    if problem:
+        return _err(problem)
     try:
         state = read_state(directory)
     except StateError as e:

@@ -1,9 +1,13 @@
 """The state file of a running ``coin-regtest up`` network: ``<DIR>/network.json``.
 
-Written by ``up`` (atomically: a temporary file renamed over it) before its first node
-starts (no nodes yet), when the nodes have started and again when the network is
-ready; removed when ``up`` has stopped every node. ``up`` also holds an flock on
-``<DIR>/network.lock`` for its whole life (see :mod:`coin.regtest.cli`). ``down`` and ``status`` read it from another shell. Layout::
+Written by ``up`` (atomically: a temporary file created mode 0600 renamed over it)
+before its first node starts (no nodes yet), when the nodes have started and again
+when the network is ready; removed when ``up`` has stopped every node. ``up`` also
+holds an flock on ``<DIR>/network.lock`` for its whole life (see
+:mod:`coin.regtest.cli`). ``down`` and ``status`` read it from another shell. It holds
+no secret: cookies are named by path, and the wallet's passphrase is never stored (only
+whether it is the public default, ``regtest``; otherwise it is the one the user set in
+``COIN_WALLET_PASSPHRASE``). Layout::
 
     {
       "format": 1,
@@ -11,7 +15,8 @@ ready; removed when ``up`` has stopped every node. ``up`` also holds an flock on
       "status": "starting" | "running",
       "started": 1790000000,        # Unix time
       "topology": "line", "block_interval": 0,
-      "wallet": {"name": "miner", "node": 0, "address": "bcrt1...", "passphrase": "regtest"} | null,
+      "wallet": {"name": "miner", "node": 0, "address": "bcrt1...", "passphrase_default": true,
+                 "balance": "50.00000000"} | null,
       "nodes": [{"index": 0, "pid": 12346, "datadir": "...", "rpc_port": 40000,
                  "p2p_port": 40001, "p2p_address": "127.0.0.1:40001",
                  "rpc_url": "http://127.0.0.1:40000/", "cookie": ".../regtest/.cookie",
@@ -64,11 +69,19 @@ def node_entry(node: Any) -> dict[str, Any]:
 
 
 def write_state(directory: Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` (with ``format``) to ``<directory>/network.json`` atomically."""
+    """Write ``state`` (with ``format``) to ``<directory>/network.json`` atomically and
+    private: a fresh temporary file created mode 0600 (never following a symlink, never
+    reusing a file someone else left there), then renamed over the old one."""
     path = directory / STATE_FILENAME
     tmp = directory / (STATE_FILENAME + ".tmp")
     data = {"format": FORMAT, "started": int(time.time()), **state}
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    try:
+        tmp.unlink()
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
