@@ -9,6 +9,10 @@ Every message class has
   but DecodeError,
 - `to_payload() -> bytes`, such that `from_payload(m.to_payload()) == m`.
 
+A count over Core's limit (inv over MAX_INV_SZ, headers over MAX_HEADERS_RESULTS, ...)
+raises `OversizedCount`, a DecodeError that carries Core's response (Misbehaving(20),
+or a disconnect without score for an oversized locator).
+
 `parse_message(command, payload)` looks the command up in `MESSAGES` and decodes;
 it returns None for a command we do not know (the peer layer ignores those, as Core
 does). `encode_message(magic, message)` is the framed form, ready to send.
@@ -17,7 +21,8 @@ Deliberate choices where Core is lenient:
 - a `headers` entry whose transaction count is not 0 is a DecodeError (Core reads
   the count and ignores it);
 - messages without a payload (verack, getaddr, ...) must have an empty one, and no
-  message may carry trailing bytes;
+  message but `version` may carry trailing bytes (Core reads the version fields it
+  knows and ignores the rest: later protocol versions may add fields);
 - `version` must carry every field through start_height (Core tolerates a version
   truncated after addr_recv, a form no peer of protocol >= 209 sends); the relay byte
   may be absent (BIP-0037), which decodes as relay=None and re-encodes without it.
@@ -50,6 +55,7 @@ from coin.serialize import ByteReader, DecodeError, compact_size, hash_to_hex
 
 __all__ = [
     "Message",
+    "OversizedCount",
     "InvVector",
     "MsgVersion",
     "MsgVerack",
@@ -88,13 +94,36 @@ _V1_ADDR_SIZE = 8 + 16 + 2        # services, ip, port
 _ADDR_ENTRY_SIZE = 4 + _V1_ADDR_SIZE
 _ADDRV2_ENTRY_MAX = 4 + 9 + 1 + 3 + MAX_ADDRV2_SIZE + 2
 _MAX_COUNT_PREFIX = 3             # CompactSize of any count up to 0xffff
+_ANY_COUNT = (1 << 64) - 1        # counts are checked against each message's own limit
 
 
-def _compact_count(reader: ByteReader, limit: int, min_entry: int, what: str) -> int:
-    """A CompactSize count, refused if over `limit` or more than the data can hold."""
-    n = reader.read_compact_size()
+class OversizedCount(DecodeError):
+    """A message whose entry count exceeds Core's limit for it (inv over MAX_INV_SZ, ...).
+
+    A DecodeError carrying what Core's net_processing does about it: `ban_score` (its
+    Misbehaving score: 20 for inv, getdata, addr, addrv2 and headers) and `disconnect`
+    (True for a getheaders / getblocks locator over MAX_LOCATOR_SZ, which Core drops
+    without a score); a notfound over the limit has neither (Core ignores it).
+    `command`, `count` and `limit` say what was refused.
+    """
+
+    def __init__(self, command: str, count: int, limit: int, ban_score: int, disconnect: bool):
+        super().__init__(f"{command}: {count} entries, limit {limit}")
+        self.command = command
+        self.count = count
+        self.limit = limit
+        self.ban_score = ban_score
+        self.disconnect = disconnect
+
+
+def _compact_count(reader: ByteReader, cls: "type[Message]", min_entry: int) -> int:
+    """A CompactSize count, refused if over the class's `count_limit` (OversizedCount)
+    or more than the data can hold (DecodeError)."""
+    n = reader.read_compact_size(_ANY_COUNT)
+    limit = cls.count_limit
     if n > limit:
-        raise DecodeError(f"{what}: {n} entries, limit {limit}")
+        raise OversizedCount(cls.command, n, limit, cls.oversize_ban_score, cls.oversize_disconnect)
+    what = cls.command
     if n * min_entry > reader.remaining:
         raise DecodeError(f"{what}: {n} entries exceed the {reader.remaining} bytes left")
     return n
@@ -120,11 +149,20 @@ class Message:
     __slots__ = ()
     command: ClassVar[str]
     max_payload: ClassVar[int]
+    # Messages with a count of entries: its limit, the bytes before it, and what Core
+    # does when it is exceeded (see OversizedCount).
+    count_limit: ClassVar[int | None] = None
+    count_offset: ClassVar[int] = 0
+    oversize_ban_score: ClassVar[int] = 20
+    oversize_disconnect: ClassVar[bool] = False
 
     @classmethod
     def from_payload(cls, payload: bytes) -> "Message":
-        """Decode a payload strictly; DecodeError for anything malformed or oversized."""
+        """Decode a payload strictly; DecodeError for anything malformed or oversized
+        (OversizedCount, a DecodeError, when the reason is a count over Core's limit)."""
         if len(payload) > cls.max_payload:
+            if cls.count_limit is not None:
+                _compact_count(ByteReader(payload[cls.count_offset:cls.count_offset + 9]), cls, 0)
             raise DecodeError(f"{cls.command}: payload of {len(payload)} bytes exceeds {cls.max_payload}")
         reader = ByteReader(payload)
         message = cls._read(reader)
@@ -216,14 +254,16 @@ class MsgVersion(Message):
 
     Layout: version i32 | services u64 | timestamp i64 | addr_recv (v1, no time) |
     addr_from (v1, no time) | nonce u64 | user_agent var_str (<= 256 bytes) |
-    start_height i32 | relay u8 (optional, BIP-0037).
+    start_height i32 | relay u8 (optional, BIP-0037) | anything (ignored).
     `user_agent` is text; bytes that are not UTF-8 survive a round trip as surrogate
     escapes. DecodeError for a user agent over MAX_SUBVERSION_LENGTH (Core's "String
-    length limit exceeded") and for anything truncated or trailing.
+    length limit exceeded") and for anything truncated. Bytes after the relay byte
+    (fields of a later protocol version) are ignored, as Core ignores them, and do not
+    re-encode.
     """
 
     command: ClassVar[str] = "version"
-    max_payload: ClassVar[int] = 4 + 8 + 8 + 2 * _V1_ADDR_SIZE + 8 + 3 + MAX_SUBVERSION_LENGTH + 4 + 1
+    max_payload: ClassVar[int] = MAX_PROTOCOL_MESSAGE_LENGTH   # future fields may follow
 
     version: int = PROTOCOL_VERSION
     services: int = 0
@@ -250,6 +290,7 @@ class MsgVersion(Message):
         user_agent = reader.read_var_bytes(MAX_SUBVERSION_LENGTH).decode("utf-8", "surrogateescape")
         start_height = reader.read_i32()
         relay = None if reader.at_end() else reader.read_u8() != 0
+        reader.read(reader.remaining)   # fields of later protocol versions: ignored, as Core
         return cls(version=version, services=services, timestamp=timestamp, addr_recv=addr_recv,
                    addr_from=addr_from, nonce=nonce, user_agent=user_agent,
                    start_height=start_height, relay=relay)
@@ -315,6 +356,7 @@ class MsgAddr(Message):
 
     command: ClassVar[str] = "addr"
     max_payload: ClassVar[int] = _MAX_COUNT_PREFIX + MAX_ADDR_TO_SEND * _ADDR_ENTRY_SIZE
+    count_limit: ClassVar[int] = MAX_ADDR_TO_SEND
 
     addrs: tuple[NetAddress, ...] = ()
 
@@ -323,7 +365,7 @@ class MsgAddr(Message):
 
     @classmethod
     def _read(cls, reader: ByteReader) -> "MsgAddr":
-        n = _compact_count(reader, MAX_ADDR_TO_SEND, _ADDR_ENTRY_SIZE, "addr")
+        n = _compact_count(reader, cls, _ADDR_ENTRY_SIZE)
         return cls(tuple(NetAddress.read_v1(reader, with_time=True) for _ in range(n)))
 
     def to_payload(self) -> bytes:
@@ -340,6 +382,7 @@ class MsgAddrV2(Message):
 
     command: ClassVar[str] = "addrv2"
     max_payload: ClassVar[int] = _MAX_COUNT_PREFIX + MAX_ADDR_TO_SEND * _ADDRV2_ENTRY_MAX
+    count_limit: ClassVar[int] = MAX_ADDR_TO_SEND
 
     addrs: tuple[NetAddress, ...] = ()
 
@@ -348,7 +391,7 @@ class MsgAddrV2(Message):
 
     @classmethod
     def _read(cls, reader: ByteReader) -> "MsgAddrV2":
-        n = _compact_count(reader, MAX_ADDR_TO_SEND, 4 + 1 + 1 + 1 + 2, "addrv2")
+        n = _compact_count(reader, cls, 4 + 1 + 1 + 1 + 2)
         addrs = []
         for _ in range(n):
             addr = NetAddress.read_v2(reader)
@@ -385,10 +428,11 @@ class _InvMessage(Message):
 
     __slots__ = ()
     max_payload: ClassVar[int] = _MAX_COUNT_PREFIX + MAX_INV_SZ * _INV.size
+    count_limit: ClassVar[int] = MAX_INV_SZ
 
     @classmethod
     def _read(cls, reader: ByteReader) -> "_InvMessage":
-        n = _compact_count(reader, MAX_INV_SZ, _INV.size, cls.command)
+        n = _compact_count(reader, cls, _INV.size)
         raw = reader.read(n * _INV.size)
         # Decoded entries are well-formed: skip __post_init__'s per-entry check.
         message = object.__new__(cls)
@@ -427,9 +471,11 @@ class MsgGetData(_InvMessage):
 
 @dataclass(frozen=True, slots=True)
 class MsgNotFound(_InvMessage):
-    """notfound: the getdata entries the peer could not serve."""
+    """notfound: the getdata entries the peer could not serve (over MAX_INV_SZ: Core
+    ignores the message, so OversizedCount carries no score)."""
 
     command: ClassVar[str] = "notfound"
+    oversize_ban_score: ClassVar[int] = 0
 
     inventory: tuple[InvVector, ...] = ()
 
@@ -447,11 +493,15 @@ class _LocatorMessage(Message):
 
     __slots__ = ()
     max_payload: ClassVar[int] = 4 + 1 + MAX_LOCATOR_SZ * 32 + 32
+    count_limit: ClassVar[int] = MAX_LOCATOR_SZ
+    count_offset: ClassVar[int] = 4
+    oversize_ban_score: ClassVar[int] = 0       # Core: disconnect, no score
+    oversize_disconnect: ClassVar[bool] = True
 
     @classmethod
     def _read(cls, reader: ByteReader) -> "_LocatorMessage":
         version = reader.read_i32()
-        n = _compact_count(reader, MAX_LOCATOR_SZ, 32, cls.command)
+        n = _compact_count(reader, cls, 32)
         locator = tuple(reader.read(32) for _ in range(n))
         return cls(locator, reader.read(32), version)
 
@@ -500,6 +550,7 @@ class MsgHeaders(Message):
 
     command: ClassVar[str] = "headers"
     max_payload: ClassVar[int] = _MAX_COUNT_PREFIX + MAX_HEADERS_RESULTS * (HEADER_SIZE + 1)
+    count_limit: ClassVar[int] = MAX_HEADERS_RESULTS
 
     headers: tuple[BlockHeader, ...] = ()
 
@@ -508,7 +559,7 @@ class MsgHeaders(Message):
 
     @classmethod
     def _read(cls, reader: ByteReader) -> "MsgHeaders":
-        n = _compact_count(reader, MAX_HEADERS_RESULTS, HEADER_SIZE + 1, "headers")
+        n = _compact_count(reader, cls, HEADER_SIZE + 1)
         headers = []
         for _ in range(n):
             headers.append(BlockHeader.read_from(reader))

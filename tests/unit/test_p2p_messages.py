@@ -43,6 +43,7 @@ from coin.p2p.messages import (
     MsgVerack,
     MsgVersion,
     MsgWtxidRelay,
+    OversizedCount,
     encode_message,
     parse_message,
 )
@@ -244,6 +245,10 @@ def test_truncations_and_trailing_bytes_are_refused(command):
             continue  # the relay byte is optional (BIP-0037)
         with pytest.raises(DecodeError):
             parse_message(command, payload[:cut])
+    if command == "version":
+        # Core reads the fields it knows and ignores the rest (future fields): accepted
+        assert parse_message(command, payload + b"\x00") == msg
+        return
     with pytest.raises(DecodeError):
         parse_message(command, payload + b"\x00")
 
@@ -265,6 +270,15 @@ def _count(n: int) -> bytes:
     return b"\xfe" + struct.pack("<I", n)
 
 
+# Core's net_processing: (Misbehaving score, fDisconnect) for a count over the limit
+OVERSIZED_SCORES = {
+    "inv": (20, False), "getdata": (20, False), "headers": (20, False),
+    "addr": (20, False), "addrv2": (20, False),
+    "getheaders": (0, True), "getblocks": (0, True),
+    "notfound": (0, False),
+}
+
+
 @pytest.mark.parametrize("command, limit, entry, prefix, suffix", [
     ("inv", MAX_INV_SZ, struct.pack("<I", 1) + bytes(32), b"", b""),
     ("getdata", MAX_INV_SZ, struct.pack("<I", 2) + bytes(32), b"", b""),
@@ -280,12 +294,18 @@ def test_count_limits(command, limit, entry, prefix, suffix):
     assert len(parse_message(command, full).__getattribute__(
         {"inv": "inventory", "getdata": "inventory", "notfound": "inventory", "headers": "headers",
          "addr": "addrs", "addrv2": "addrs", "getheaders": "locator", "getblocks": "locator"}[command])) == limit
-    # One more entry than Core allows, with the data present: refused.
-    with pytest.raises(DecodeError):
+    # One more entry than Core allows, with the data present: refused, with Core's score
+    # (Misbehaving(20) for inv, getdata, addr, addrv2 and headers; a disconnect without
+    # score for a locator; notfound is ignored).
+    score, disconnect = OVERSIZED_SCORES[command]
+    with pytest.raises(OversizedCount) as err:
         parse_message(command, prefix + _count(limit + 1) + entry * (limit + 1) + suffix)
+    assert (err.value.ban_score, err.value.disconnect, err.value.count, err.value.limit) == \
+        (score, disconnect, limit + 1, limit)
+    assert isinstance(err.value, DecodeError)
     # An absurd count with no data behind it: refused before anything is allocated.
     for n in (limit + 1, 0xFFFF, 0x01FFFFFF, 0xFFFFFFFF):
-        with pytest.raises(DecodeError):
+        with pytest.raises(OversizedCount):
             parse_message(command, prefix + _count(n) + suffix)
     # A count the data cannot hold, within the limit.
     with pytest.raises(DecodeError):
@@ -353,6 +373,17 @@ def test_version_fields_and_relay():
     absent = parse_message("version", _version_payload(b"", b""))
     assert absent.relay is None
     assert absent.to_payload() == _version_payload(b"", b"")
+
+
+@pytest.mark.parametrize("extra", [b"\x00", b"\x01\x02\x03", bytes(4000)], ids=["1", "3", "4000"])
+def test_version_future_fields_are_ignored(extra):
+    """Core reads the fields it knows (relay included) and ignores whatever follows."""
+    msg = parse_message("version", _version_payload(b"/future:1/", b"\x01" + extra))
+    assert (msg.user_agent, msg.start_height, msg.relay) == ("/future:1/", 100, True)
+    assert msg.to_payload() == _version_payload(b"/future:1/")
+    # truncated before the relay byte still fails where a field is cut
+    with pytest.raises(DecodeError):
+        parse_message("version", _version_payload(b"/x/", b"")[:-1])
 
 
 def test_version_user_agent_bytes_survive():
