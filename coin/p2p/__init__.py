@@ -18,6 +18,7 @@ re-exported here):
 - `banman`: `BanMan`, banned subnets (setban, banlist.json) and discouraged addresses;
 - `addrman`: `AddrMan`, the bounded address book (peers.json), new entries capped per
   source group;
+- `eviction`: `select_node_to_evict`, which inbound peer makes room for a new one;
 - `bloom`: `RollingBloomFilter`, "seen lately" in bounded memory (per-peer known
   inventory and addresses);
 - `sync`: `BlockSync`, headers-first download, stall detection, serving and announcing

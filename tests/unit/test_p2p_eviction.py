@@ -1,7 +1,6 @@
 """coin.p2p.eviction.select_node_to_evict: Core's inbound eviction (protections, then the
 youngest of the largest network group)."""
 
-import math
 import random
 
 import pytest
