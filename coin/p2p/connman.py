@@ -777,24 +777,23 @@ class ConnMan:
         if not peer.inv_bucket.take(len(inventory) / 10):
             self.misbehaving(peer, 20, f"getdata flood ({len(inventory)} entries)")
             return
-        notfound = []
+        notfound = []  # (position in the getdata, entry): answered in the order asked
         txs = []
-        for inv in inventory:
-            if peer.disconnecting:
-                return
+        blocks = []
+        for pos, inv in enumerate(inventory):
             t = inv.type
-            if t in _BLOCK_TYPES or t == MSG_FILTERED_BLOCK or t == MSG_CMPCT_BLOCK \
-                    or t == (MSG_FILTERED_BLOCK | MSG_WITNESS_FLAG):
-                if t not in _BLOCK_TYPES:
-                    notfound.append(inv)
-                    continue
-                if not await self.sync.serve_block(peer, t, inv.hash_bytes):
-                    notfound.append(inv)
-                if not await peer.wait_send_buffer():
-                    peer.disconnect("send buffer not draining")
-                    return
+            if t in _BLOCK_TYPES:
+                blocks.append((pos, inv))
+            elif t == MSG_FILTERED_BLOCK or t == MSG_CMPCT_BLOCK or t == (MSG_FILTERED_BLOCK | MSG_WITNESS_FLAG):
+                notfound.append((pos, inv))
             elif t in _TX_TYPES:
                 txs.append(inv)
+        if blocks:
+            missing = await self.sync.serve_blocks(peer, [(inv.type, inv.hash_bytes) for _pos, inv in blocks])
+            if peer.disconnecting:
+                return
+            notfound.extend(blocks[i] for i in missing)
+        notfound = [inv for _pos, inv in sorted(notfound, key=lambda item: item[0])]
         if txs:
             notfound.extend(await self.relay.serve_txs(peer, txs))
         if notfound:

@@ -188,7 +188,9 @@ class Peer:
         self.last_common_block = None
         self.best_header_sent = None
         self.blocks_in_flight: OrderedDict[bytes, float] = OrderedDict()
-        self.pending_blocks: deque = deque()  # validation futures of received blocks
+        self.download_queue: deque = deque()  # planned blocks (index entries) to ask it for next
+        self.pending_blocks = 0              # received blocks waiting for validation
+        self.blocks_validated = asyncio.Event()  # set when pending_blocks falls to the limit
         self.downloading_since = 0.0
         self.headers_requested_at = 0.0      # monotonic; 0 when no getheaders outstanding
         self.unconnecting_headers = 0

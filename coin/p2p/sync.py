@@ -14,18 +14,25 @@ Getting blocks:
    for each peer, the blocks of its best known chain that we lack, in height order,
    no more than BLOCK_DOWNLOAD_WINDOW past our last block in common with it, at most
    MAX_BLOCKS_IN_TRANSIT_PER_PEER in flight per peer, never one block from two peers.
+   A plan runs on the validation thread and covers DOWNLOAD_LOOKAHEAD blocks more
+   than the peer has room for; the window is refilled from that queue on the event
+   loop as each block arrives (in getdata batches of at least MIN_GETDATA_BATCH), and
+   the next plan is made, in a task of its own, while the queue still has blocks.
 3. Stall detection: a peer with blocks in flight that delivered none for
    `stall_timeout` seconds (5 s, doubling after each stall up to 64 s, easing back
    as blocks arrive) is disconnected -- without misbehaviour -- when another peer can
    serve, and its blocks are requested elsewhere. A peer that does not answer a
    getheaders within HEADERS_RESPONSE_TIME is dropped the same way.
-4. A `block` is processed on the validation thread; a Rejection costs the sender its
-   ban score unless the failure is one an honest peer can cause (time-too-new, parent
-   unknown, duplicate), so losing a race is never punished.
+4. A `block` joins one queue of received blocks (arrival order); validation-thread
+   jobs drain it, up to MAX_BLOCKS_PER_JOB blocks each, while the peers' readers
+   decode the next messages (at most MAX_PENDING_BLOCKS per peer wait). A Rejection
+   costs the sender its ban score unless the failure is one an honest peer can cause
+   (time-too-new, parent unknown, duplicate), so losing a race is never punished.
 
 Serving: `getheaders` (up to 2000 headers after the locator's fork with the active
 chain), `getblocks` (inv of up to 500), and blocks for `getdata` (witness form for
-MSG_WITNESS_BLOCK, stripped for MSG_BLOCK), read from storage.
+MSG_WITNESS_BLOCK, stripped for MSG_BLOCK), framed from the stored bytes, read in one
+validation-thread job per MAX_SERVE_BATCH_BYTES.
 
 Announcing (BIP-0130): every new tip is announced to each peer that does not have it,
 as `headers` (up to MAX_BLOCKS_TO_ANNOUNCE, connecting to a block the peer knows) to
@@ -42,8 +49,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 
 from coin.consensus.errors import Rejection, RejectKind
+from coin.p2p.framing import encode_frame
 from coin.p2p.messages import (
     InvVector,
     MsgGetData,
@@ -64,6 +73,8 @@ __all__ = [
     "BLOCK_STALLING_TIMEOUT_MAX",
     "HEADERS_RESPONSE_TIME",
     "MAX_PENDING_BLOCKS",
+    "MAX_BLOCKS_PER_JOB",
+    "DOWNLOAD_LOOKAHEAD",
     "block_ban_score",
 ]
 
@@ -79,6 +90,10 @@ BLOCK_STALLING_TIMEOUT_MAX = 64.0
 BLOCK_DOWNLOAD_TIMEOUT = 600.0     # with no other peer to turn to, give up after this
 HEADERS_RESPONSE_TIME = 120.0
 MAX_PENDING_BLOCKS = 16            # received blocks per peer waiting for validation
+MAX_BLOCKS_PER_JOB = 32            # received blocks validated in one validation-thread job
+DOWNLOAD_LOOKAHEAD = 128           # blocks planned per peer beyond what it has room for
+MIN_GETDATA_BATCH = 4              # with blocks in flight, ask for no fewer than this
+MAX_SERVE_BATCH_BYTES = 2_000_000  # block bytes read from storage in one job when serving
 
 _HONEST_KINDS = (RejectKind.TIME_FUTURE, RejectKind.PREV_MISSING, RejectKind.DUPLICATE)
 
@@ -113,6 +128,11 @@ class BlockSync:
         self.cm = cm
         self.in_flight: dict[bytes, int] = {}    # block hash -> peer id
         self.processing: set[bytes] = set()      # received, waiting for validation
+        self._received: deque = deque()          # (peer, block) in arrival order, not yet validated
+        self._validating = False                 # a validation job is queued or running
+        self._plan_task: asyncio.Task | None = None
+        self._replan = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.stall_timeout = BLOCK_STALLING_TIMEOUT_DEFAULT
         self._request = asyncio.Event()
         self._announce = asyncio.Event()
@@ -123,10 +143,13 @@ class BlockSync:
         return self.cm.node.chainstate
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._tasks = [asyncio.create_task(self._request_loop(), name="p2p-blockrequest"),
                        asyncio.create_task(self._announce_loop(), name="p2p-announce")]
 
     async def stop(self) -> None:
+        if self._plan_task is not None:
+            self._tasks.append(self._plan_task)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -146,6 +169,7 @@ class BlockSync:
             if self.in_flight.get(h) == peer.id:
                 del self.in_flight[h]
         peer.blocks_in_flight.clear()
+        peer.download_queue.clear()
         self.schedule_request()
 
     # -- headers -----------------------------------------------------------------------
@@ -208,6 +232,8 @@ class BlockSync:
         best = peer.best_known_header
         if best is None or entry.chain_work > best.chain_work:
             peer.best_known_header = entry
+            if best is not None and peer.download_queue and entry.get_ancestor(best.height) is not best:
+                peer.download_queue.clear()  # planned on a branch it no longer prefers
 
     async def on_getheaders(self, peer, msg) -> None:
         cs = self.chainstate
@@ -308,43 +334,73 @@ class BlockSync:
             peer.downloading_since = now
             if self.stall_timeout > BLOCK_STALLING_TIMEOUT_DEFAULT:
                 self.stall_timeout = max(BLOCK_STALLING_TIMEOUT_DEFAULT, self.stall_timeout * 0.85)
+            self.schedule_request()  # refill the window now, not after validation
         peer.last_block_time = int(self.cm.node.clock())
-        cs = self.chainstate
+        # Validation runs while this peer's reader decodes the next message: received
+        # blocks wait in one queue (arrival order, so the order of validation is the
+        # order they came) that validation-thread jobs drain, up to MAX_BLOCKS_PER_JOB
+        # at a time; at most MAX_PENDING_BLOCKS per peer wait.
+        self.processing.add(h)
+        peer.pending_blocks += 1
+        self._received.append((peer, block))
+        if not self._validating:
+            self._start_validating()
+        while peer.pending_blocks > MAX_PENDING_BLOCKS and not peer.disconnecting:
+            peer.blocks_validated.clear()
+            await peer.blocks_validated.wait()
 
-        def process():
+    def _start_validating(self) -> None:
+        self._validating = True
+        job = asyncio.ensure_future(self.cm.node.run_validation(self._validate_received, MAX_BLOCKS_PER_JOB))
+        job.add_done_callback(self._validation_job_done)
+
+    def _validation_job_done(self, job) -> None:
+        self._validating = False
+        if job.cancelled():
+            return
+        exc = job.exception()
+        if exc is not None:  # the job itself failed (shutdown): release what waits
+            log.error("block validation job failed: %r", exc)
+            while self._received:
+                peer, block = self._received.popleft()
+                self._block_processed(peer, block, None, None, exc)
+            return
+        if self._received:
+            self._start_validating()
+
+    def _validate_received(self, limit: int) -> None:
+        """Validate up to `limit` received blocks in arrival order (validation thread);
+        each result goes back to the event loop as soon as it is known."""
+        cs = self.chainstate
+        received = self._received
+        for _ in range(limit):
+            try:
+                peer, block = received.popleft()
+            except IndexError:
+                return
+            rejection = error = None
             try:
                 cs.process_new_block(block)
             except Rejection as r:
-                return cs.get_entry(h), r
-            return cs.get_entry(h), None
+                rejection = r
+            except Exception as e:  # noqa: BLE001 - a fault of ours, reported on the loop
+                error = e
+            self._call_soon(self._block_processed, peer, block, cs.get_entry(block.hash_bytes), rejection, error)
 
-        # Validation runs while this peer's reader decodes the next message (the
-        # validation thread takes jobs in order, so blocks are still processed in the
-        # order they came); at most MAX_PENDING_BLOCKS per peer wait for it.
-        self.processing.add(h)
-        fut = asyncio.ensure_future(self.cm.node.run_validation(process))
-        pending = peer.pending_blocks
-        pending.append(fut)
-        fut.add_done_callback(lambda f: self._block_processed(peer, block, f))
-        while len(pending) > MAX_PENDING_BLOCKS:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(pending[0])
-            if pending and pending[0].done():
-                pending.popleft()
+    def _call_soon(self, fn, *args) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(fn, *args)
 
-    def _block_processed(self, peer, block, fut) -> None:
+    def _block_processed(self, peer, block, entry, rejection, error) -> None:
         self.processing.discard(block.hash_bytes)
-        with contextlib.suppress(ValueError):
-            peer.pending_blocks.remove(fut)
-        if fut.cancelled():
-            return
-        exc = fut.exception()
-        if exc is not None:
-            log.error("error processing block %s from peer=%d: %r", block.hash, peer.id, exc)
-            self.schedule_request()
-            return
-        entry, rejection = fut.result()
-        if rejection is not None:
+        peer.pending_blocks -= 1
+        if peer.pending_blocks <= MAX_PENDING_BLOCKS:
+            peer.blocks_validated.set()
+        if error is not None:
+            log.error("error processing block %s from peer=%d: %r", block.hash, peer.id, error)
+        elif rejection is not None:
             score = block_ban_score(rejection)
             log.info("block %s from peer=%d rejected: %s", block.hash, peer.id, rejection)
             if score:
@@ -358,28 +414,49 @@ class BlockSync:
             del self.in_flight[h]
             self.schedule_request()
 
-    async def serve_block(self, peer, inv_type: int, h: bytes) -> bool:
-        """Send the block `h` for a getdata entry; False if we do not have it."""
+    async def serve_blocks(self, peer, requests) -> list[int]:
+        """Send the blocks of getdata entries `requests` ((inv type, hash) pairs, in
+        order): witness form for MSG_WITNESS_BLOCK, stripped for MSG_BLOCK, framed from
+        the stored bytes. Blocks are read in one validation-thread job per
+        MAX_SERVE_BATCH_BYTES; between batches we wait for the send queue to drain
+        (disconnecting a peer that does not read). Returns the indexes of the requests
+        we do not have."""
         cs = self.chainstate
+        missing: list[int] = []
 
-        def read():
-            e = cs.get_entry(h)
-            if e is None or not e.have_data:
-                return None
-            return cs.get_block_bytes(e)
+        def read(start: int):
+            out = []
+            size = 0
+            for i in range(start, len(requests)):
+                e = cs.get_entry(requests[i][1])
+                raw = None
+                if e is not None and e.have_data:
+                    try:
+                        raw = cs.get_block_bytes(e)
+                    except Exception:  # noqa: BLE001 - a storage fault of ours: notfound
+                        log.exception("could not read block %s for peer=%d", e.hash, peer.id)
+                out.append(raw)
+                size += len(raw) if raw is not None else 0
+                if size >= MAX_SERVE_BATCH_BYTES:
+                    break
+            return out
 
-        try:
-            raw = await self.cm.node.run_validation(read)
-        except Exception:  # noqa: BLE001 - a storage fault of ours
-            log.exception("could not read block %s for peer=%d", h[::-1].hex(), peer.id)
-            return False
-        if raw is None:
-            return False
-        if not inv_type & MSG_WITNESS_FLAG:
-            raw = Block.from_bytes(raw).to_bytes(witness=False)
-        from coin.p2p.framing import encode_frame
-        peer.send_frame("block", encode_frame(peer.magic, "block", raw))
-        return True
+        i = 0
+        while i < len(requests) and not peer.disconnecting:
+            batch = await self.cm.node.run_validation(read, i)
+            for raw in batch:
+                inv_type = requests[i][0]
+                if raw is None:
+                    missing.append(i)
+                else:
+                    if not inv_type & MSG_WITNESS_FLAG:
+                        raw = Block.from_bytes(raw).to_bytes(witness=False)
+                    peer.send_frame("block", encode_frame(peer.magic, "block", raw))
+                i += 1
+            if not await peer.wait_send_buffer():
+                peer.disconnect("send buffer not draining")
+                break
+        return missing
 
     # -- download planning ---------------------------------------------------------------
 
@@ -398,30 +475,68 @@ class BlockSync:
                 log.exception("block request planning failed")
 
     async def _request_blocks(self) -> None:
-        candidates = [(p, MAX_BLOCKS_IN_TRANSIT_PER_PEER - len(p.blocks_in_flight))
-                      for p in self.cm.peers.values()
-                      if p.handshake_done and not p.disconnecting and p.best_known_header is not None
-                      and len(p.blocks_in_flight) < MAX_BLOCKS_IN_TRANSIT_PER_PEER]
+        """Fill each peer's window from its planned queue (no chain access); plan again
+        on the validation thread for peers whose queue runs short."""
+        peers = [p for p in self.cm.peers.values()
+                 if p.handshake_done and not p.disconnecting and p.best_known_header is not None]
+        candidates = []
+        for peer in peers:
+            self._send_requests(peer)
+            room = MAX_BLOCKS_IN_TRANSIT_PER_PEER - len(peer.blocks_in_flight)
+            if room > 0 and len(peer.download_queue) < 2 * MAX_BLOCKS_IN_TRANSIT_PER_PEER:
+                candidates.append((peer, room + DOWNLOAD_LOOKAHEAD))
         if not candidates:
             return
-        claimed = set(self.in_flight) | self.processing
-        plan = await self.cm.node.run_validation(self._plan_downloads, candidates, claimed)
-        now = time.monotonic()
-        for peer, entries in plan:
-            if peer.disconnecting or not entries:
-                continue
-            inv = []
-            for e in entries:
-                h = e.hash_bytes
-                if h in self.in_flight:
+        if self._plan_task is not None:  # one plan at a time; plan again when it is done
+            self._replan = True
+            return
+        self._plan_task = asyncio.ensure_future(self._plan_and_request(candidates))
+
+    async def _plan_and_request(self, candidates) -> None:
+        # A task of its own, so that the windows keep being refilled from the planned
+        # queues while the plan waits for the validation thread.
+        try:
+            claimed = set(self.in_flight) | self.processing
+            plan = dict(await self.cm.node.run_validation(self._plan_downloads, candidates, claimed))
+            for peer, _room in candidates:
+                if peer.disconnecting:
                     continue
-                self.in_flight[h] = peer.id
-                if not peer.blocks_in_flight:
-                    peer.downloading_since = now
-                peer.blocks_in_flight[h] = now
-                inv.append(InvVector(MSG_WITNESS_BLOCK, h))
-            if inv:
-                peer.send(MsgGetData(tuple(inv)))
+                peer.download_queue = deque(plan.get(peer, ()))
+                self._send_requests(peer)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep downloading; a bug of ours
+            log.exception("block download planning failed")
+        finally:
+            self._plan_task = None
+        if self._replan:
+            self._replan = False
+            self.schedule_request()
+
+    def _send_requests(self, peer) -> None:
+        """getdata for as much of the peer's planned queue as its window has room for
+        (at least MIN_GETDATA_BATCH while blocks are in flight: fewer, larger messages).
+        Entries another peer was asked for, that arrived or that failed meanwhile are
+        skipped (their status is read here, off the validation thread: a stale read
+        costs at most one redundant request, which the plan then corrects)."""
+        queue = peer.download_queue
+        room = MAX_BLOCKS_IN_TRANSIT_PER_PEER - len(peer.blocks_in_flight)
+        if not queue or room <= 0 or (room < MIN_GETDATA_BATCH and peer.blocks_in_flight):
+            return
+        now = time.monotonic()
+        inv = []
+        while queue and len(inv) < room:
+            e = queue.popleft()
+            h = e.hash_bytes
+            if h in self.in_flight or h in self.processing or e.have_data or e.failed:
+                continue
+            self.in_flight[h] = peer.id
+            if not peer.blocks_in_flight:
+                peer.downloading_since = now
+            peer.blocks_in_flight[h] = now
+            inv.append(InvVector(MSG_WITNESS_BLOCK, h))
+        if inv:
+            peer.send(MsgGetData(tuple(inv)))
 
     def _plan_downloads(self, candidates, claimed: set[bytes]):
         """Core's FindNextBlocksToDownload for each (peer, room) (validation thread)."""
