@@ -200,6 +200,8 @@ class ConnMan:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribed = False
         self._started = False
+        self._tip_call_pending = False
+        self._tip_in_ibd = False
         self.total_bytes_recv = 0
         self.total_bytes_sent = 0
 
@@ -266,13 +268,22 @@ class ConnMan:
                 loop.call_soon_threadsafe(fn, *args)
 
     def _tip_changed_threadsafe(self, entry) -> None:
+        # Validation thread. Tip changes of a batch of blocks collapse into one call on
+        # the loop; whether we are in initial block download is read here, where the
+        # chain is ours to read.
+        self._tip_in_ibd = self.node.chainstate.is_initial_block_download()
+        if self._tip_call_pending:
+            return
+        self._tip_call_pending = True
         self._call_soon(self._on_tip_changed)
 
     def _on_tip_changed(self) -> None:
+        self._tip_call_pending = False
         if not self._started:
             return
         self.relay.on_tip_changed()
-        self.sync.schedule_announce()
+        if not self._tip_in_ibd:  # Core's UpdatedBlockTip: no announcements during IBD
+            self.sync.schedule_announce()
         self.sync.schedule_request()
 
     def _mempool_added_threadsafe(self, entry) -> None:

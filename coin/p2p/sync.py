@@ -36,8 +36,9 @@ validation-thread job per MAX_SERVE_BATCH_BYTES.
 
 Announcing (BIP-0130): every new tip is announced to each peer that does not have it,
 as `headers` (up to MAX_BLOCKS_TO_ANNOUNCE, connecting to a block the peer knows) to
-peers that sent `sendheaders`, as an `inv` otherwise. An `inv` of a block we lack makes
-us ask for headers up to it.
+peers that sent `sendheaders`, as an `inv` otherwise; not during initial block
+download (Core's UpdatedBlockTip; the connection manager decides). An `inv` of a block
+we lack makes us ask for headers up to it.
 
 Every chain access goes through `node.run_validation`. Nothing here raises to the peer
 loop: rejections become misbehaviour, our own faults are logged.
