@@ -5,7 +5,8 @@ A `Peer` owns one connection (inbound or outbound) and two tasks:
 - the **reader** (`run`): receives one binary WebSocket message at a time and hands it,
   in order, to the connection manager's frame handler; it waits at most
   `TIMEOUT_INTERVAL` for the next message (Core drops a peer silent for 20 minutes;
-  pings every `PING_INTERVAL` keep honest links busy), and it does not read the
+  pings every `PING_INTERVAL` keep honest links busy; a watchdog checks this and the
+  writer's `SEND_TIMEOUT` once a second), and it does not read the
   next message while our send queue to the peer is over `MAX_SEND_BUFFER` (Core's
   fPauseSend), so a peer that asks without reading cannot grow our memory;
 - the **writer**: sends queued frames in order, each within `SEND_TIMEOUT`.
@@ -55,6 +56,7 @@ PING_INTERVAL = 2 * 60            # Core's PING_INTERVAL
 TIMEOUT_INTERVAL = 20 * 60        # Core's TIMEOUT_INTERVAL: silence before we drop a peer
 SEND_TIMEOUT = 60.0               # one frame must leave within this (Core's -timeout style)
 CLOSE_TIMEOUT = 2.0
+WATCHDOG_INTERVAL = 1.0           # how often a peer checks its receive and send timeouts
 MAX_SEND_BUFFER = 8 * 1000 * 1000  # bytes queued before we stop reading from the peer
 DISCOURAGEMENT_THRESHOLD = 100     # misbehaviour score at which a peer is dropped
 
@@ -220,6 +222,8 @@ class Peer:
         self.disconnect_reason: str | None = None
         self.close_code: int | None = None
         self._writer_task: asyncio.Task | None = None
+        self._watchdog_handle: asyncio.TimerHandle | None = None
+        self._send_started = 0.0               # monotonic start of the frame being sent
 
     def __repr__(self) -> str:
         return f"Peer({self.id}, {self.addr}, {'inbound' if self.inbound else 'outbound'})"
@@ -264,14 +268,14 @@ class Peer:
                 if item is None:
                     return
                 command, frame = item
+                self._send_started = time.monotonic()  # the watchdog enforces SEND_TIMEOUT
                 try:
-                    await asyncio.wait_for(self.ws.send(frame), SEND_TIMEOUT)
-                except TimeoutError:
-                    self.disconnect("send timeout")
-                    return
+                    await self.ws.send(frame)
                 except (ConnectionClosed, OSError):
                     self.disconnect("connection closed")
                     return
+                finally:
+                    self._send_started = 0.0
                 self._queued_bytes -= len(frame)
                 if self._queued_bytes <= MAX_SEND_BUFFER:
                     self._drained.set()
@@ -281,22 +285,34 @@ class Peer:
         finally:
             self._drained.set()
 
+    def _watchdog(self) -> None:
+        """Every WATCHDOG_INTERVAL: drop the peer when nothing came for TIMEOUT_INTERVAL
+        or one frame has been leaving for SEND_TIMEOUT (timers per message would cost
+        more than the messages of a block download)."""
+        if self.disconnecting:
+            return
+        now = time.monotonic()
+        if now - self.last_recv_mono > TIMEOUT_INTERVAL:
+            self.disconnect(f"no message for {TIMEOUT_INTERVAL} seconds")
+            return
+        if self._send_started and now - self._send_started > SEND_TIMEOUT:
+            self.disconnect("send timeout")
+            return
+        self._watchdog_handle = asyncio.get_running_loop().call_later(WATCHDOG_INTERVAL, self._watchdog)
+
     # -- receiving -------------------------------------------------------------------
 
     async def run(self, on_frame: Callable[[Peer, bytes], Awaitable[None]]) -> None:
         """Read frames and hand each to `on_frame` until the connection ends."""
         self._writer_task = asyncio.create_task(self._writer(), name=f"peer{self.id}-writer")
+        self._watchdog_handle = asyncio.get_running_loop().call_later(WATCHDOG_INTERVAL, self._watchdog)
         try:
             while not self.disconnecting:
                 if self.send_buffer_full and not await self.wait_send_buffer():
                     self.disconnect("send buffer not draining")
                     break
-                idle = TIMEOUT_INTERVAL - (time.monotonic() - self.last_recv_mono)
                 try:
-                    data = await asyncio.wait_for(self.ws.recv(), max(idle, 0.001))
-                except TimeoutError:
-                    self.disconnect(f"no message for {TIMEOUT_INTERVAL} seconds")
-                    break
+                    data = await self.ws.recv()
                 except ConnectionClosed as e:
                     rcvd = e.rcvd if e.rcvd is not None else e.sent
                     code = rcvd.code if rcvd is not None else None
@@ -332,6 +348,8 @@ class Peer:
 
     async def _shutdown(self) -> None:
         self.disconnect(self.disconnect_reason or "done")
+        if self._watchdog_handle is not None:
+            self._watchdog_handle.cancel()
         if self._writer_task is not None:
             self._writer_task.cancel()
             with contextlib.suppress(BaseException):
