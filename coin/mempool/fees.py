@@ -61,13 +61,24 @@ def _buckets() -> list[float]:
 
 
 class _TxConfirmStats:
-    """Core's TxConfirmStats: decaying confirmation counts per (periods, bucket)."""
+    """Core's TxConfirmStats: decaying confirmation counts per (periods, bucket).
+
+    Core multiplies every average by the decay once a block (UpdateMovingAverages). Here
+    the decay is applied lazily: the lists hold each average divided by `_scale`, the
+    product of the decays so far, so a block costs one multiplication instead of one per
+    average (about 30,000; 1.7 ms of Python per block, every block of an initial sync).
+    Reads multiply by `_scale`; additions add 1 / `_scale`; the lists are renormalised
+    when `_scale` gets small. The figures equal Core's up to floating-point rounding.
+    """
+
+    _RENORMALISE_BELOW = 1e-100
 
     def __init__(self, buckets: list[float], periods: int, decay: float, scale: int):
         self.buckets = buckets
         self.decay = decay
         self.scale = scale
         nb = len(buckets)
+        self._scale = 1.0
         self.conf_avg = [[0.0] * nb for _ in range(periods)]
         self.fail_avg = [[0.0] * nb for _ in range(periods)]
         self.tx_ct_avg = [0.0] * nb
@@ -88,23 +99,22 @@ class _TxConfirmStats:
     def record(self, blocks_to_confirm: int, feerate: float, bucket: int) -> None:
         if blocks_to_confirm < 1:
             return
+        one = 1.0 / self._scale
         periods_to_confirm = (blocks_to_confirm + self.scale - 1) // self.scale
         for i in range(periods_to_confirm, len(self.conf_avg) + 1):
-            self.conf_avg[i - 1][bucket] += 1
-        self.tx_ct_avg[bucket] += 1
-        self.feerate_avg[bucket] += feerate
+            self.conf_avg[i - 1][bucket] += one
+        self.tx_ct_avg[bucket] += one
+        self.feerate_avg[bucket] += feerate * one
 
     def update_moving_averages(self) -> None:
-        d = self.decay
-        for row in self.conf_avg:
-            for j in range(len(row)):
-                row[j] *= d
-        for row in self.fail_avg:
-            for j in range(len(row)):
-                row[j] *= d
-        for j in range(len(self.tx_ct_avg)):
-            self.tx_ct_avg[j] *= d
-            self.feerate_avg[j] *= d
+        self._scale *= self.decay
+        if self._scale < self._RENORMALISE_BELOW:
+            k = self._scale
+            self.conf_avg = [[v * k for v in row] for row in self.conf_avg]
+            self.fail_avg = [[v * k for v in row] for row in self.fail_avg]
+            self.tx_ct_avg = [v * k for v in self.tx_ct_avg]
+            self.feerate_avg = [v * k for v in self.feerate_avg]
+            self._scale = 1.0
 
     def new_tx(self, height: int, bucket: int) -> None:
         self.unconf[height % len(self.unconf)][bucket] += 1
@@ -122,8 +132,9 @@ class _TxConfirmStats:
                 row[bucket] -= 1
         if not in_block and blocks_ago >= self.scale:
             periods_ago = blocks_ago // self.scale
+            one = 1.0 / self._scale
             for i in range(min(periods_ago, len(self.fail_avg))):
-                self.fail_avg[i][bucket] += 1
+                self.fail_avg[i][bucket] += one
 
     def estimate_median_val(self, conf_target: int, sufficient: float, success: float,
                             height: int) -> float:
@@ -136,8 +147,11 @@ class _TxConfirmStats:
         found = False
         bins = len(self.unconf)
         new_range = True
-        conf_row = self.conf_avg[period_target - 1]
-        fail_row = self.fail_avg[period_target - 1]
+        k = self._scale
+        conf_row = [v * k for v in self.conf_avg[period_target - 1]]
+        fail_row = [v * k for v in self.fail_avg[period_target - 1]]
+        tx_ct = [v * k for v in self.tx_ct_avg]
+        feerate_avg = [v * k for v in self.feerate_avg]
         needed = sufficient / (1 - self.decay)
         for bucket in range(top, -1, -1):
             if new_range:
@@ -145,7 +159,7 @@ class _TxConfirmStats:
                 new_range = False
             cur_far = bucket
             n_conf += conf_row[bucket]
-            total += self.tx_ct_avg[bucket]
+            total += tx_ct[bucket]
             fail += fail_row[bucket]
             for confct in range(conf_target, self.max_confirms):
                 extra += self.unconf[(height - confct) % bins][bucket]
@@ -159,14 +173,14 @@ class _TxConfirmStats:
                 best_near, best_far = cur_near, cur_far
                 new_range = True
         lo, hi = min(best_near, best_far), max(best_near, best_far)
-        tx_sum = sum(self.tx_ct_avg[j] for j in range(lo, hi + 1))
+        tx_sum = sum(tx_ct[j] for j in range(lo, hi + 1))
         if found and tx_sum != 0:
             tx_sum /= 2
             for j in range(lo, hi + 1):
-                if self.tx_ct_avg[j] < tx_sum:
-                    tx_sum -= self.tx_ct_avg[j]
+                if tx_ct[j] < tx_sum:
+                    tx_sum -= tx_ct[j]
                 else:
-                    return self.feerate_avg[j] / self.tx_ct_avg[j]
+                    return feerate_avg[j] / tx_ct[j]
         return -1.0
 
 
