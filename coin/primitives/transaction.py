@@ -228,7 +228,8 @@ def _parse_transaction(data, pos: int, end: int) -> tuple["Transaction", int]:
             wit, pos = _read_witness(data, pos, end)
             if wit:
                 has_witness = True
-                inputs[i] = txin._replace(witness=wit)
+                # TxIn(...) directly: NamedTuple._replace is several times slower.
+                inputs[i] = TxIn(txin[0], txin[1], txin[2], wit)
         if not has_witness:
             raise DecodeError("Superfluous witness record")
     if flags:
