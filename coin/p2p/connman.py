@@ -79,6 +79,7 @@ from coin.p2p.peer import (
     Peer,
 )
 from coin.p2p.protocol import (
+    MAX_ADDR_TO_SEND,
     MAX_PROTOCOL_MESSAGE_LENGTH,
     MESSAGE_HEADER_SIZE,
     MSG_BLOCK,
@@ -634,6 +635,7 @@ class ConnMan:
             self.addrman.add(peer.host, peer.port, services=peer.services, source=peer.host)
             self.addrman.good(join_host_port(peer.host, peer.port))
             peer.send(MsgGetAddr())
+            peer.addr_bucket.grant(MAX_ADDR_TO_SEND)  # Core: room for the whole answer
         self._advertise_local(peer)
         peer.next_ping = time.monotonic()
         self.relay.on_handshake(peer)

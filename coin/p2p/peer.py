@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from websockets.exceptions import ConnectionClosed
 
 from coin.p2p.messages import Message, encode_message
+from coin.p2p.protocol import MAX_ADDR_TO_SEND
 
 __all__ = [
     "Peer",
@@ -48,6 +49,7 @@ __all__ = [
     "SEND_TIMEOUT",
     "MAX_SEND_BUFFER",
     "DISCOURAGEMENT_THRESHOLD",
+    "MAX_ADDR_RATE_PER_SECOND",
 ]
 
 log = logging.getLogger("coin.p2p")
@@ -59,6 +61,7 @@ CLOSE_TIMEOUT = 2.0
 WATCHDOG_INTERVAL = 1.0           # how often a peer checks its receive and send timeouts
 MAX_SEND_BUFFER = 8 * 1000 * 1000  # bytes queued before we stop reading from the peer
 DISCOURAGEMENT_THRESHOLD = 100     # misbehaviour score at which a peer is dropped
+MAX_ADDR_RATE_PER_SECOND = 0.1     # Core's: addresses a peer may send us per second
 
 
 class ConnectionType(enum.Enum):
@@ -103,19 +106,26 @@ class LimitedSet:
 
 
 class TokenBucket:
-    """`rate` tokens a second up to `capacity`; `take(n)` is False when they run out."""
+    """`rate` tokens a second up to `capacity` (starting with `tokens`, default full);
+    `take(n)` is False when they run out. `grant(n)` adds tokens beyond the capacity
+    (Core's bonus for the answer to our getaddr); refills stop at the capacity."""
 
     __slots__ = ("capacity", "rate", "tokens", "stamp")
 
-    def __init__(self, capacity: float, rate: float):
+    def __init__(self, capacity: float, rate: float, tokens: float | None = None):
         self.capacity = capacity
         self.rate = rate
-        self.tokens = capacity
+        self.tokens = capacity if tokens is None else tokens
         self.stamp = time.monotonic()
+
+    def grant(self, n: float) -> None:
+        self.take(0.0)
+        self.tokens += n
 
     def take(self, n: float = 1.0) -> bool:
         now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        if self.tokens < self.capacity:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= n:
             self.tokens -= n
@@ -212,7 +222,9 @@ class Peer:
         self.getaddr_answered = False
         self.addr_processed = 0
         self.addr_rate_limited = 0
-        self.addr_bucket = TokenBucket(1000, 0.1)
+        # Core's m_addr_token_bucket: one address to start with, 0.1 a second up to
+        # MAX_ADDR_TO_SEND, plus MAX_ADDR_TO_SEND when we send getaddr
+        self.addr_bucket = TokenBucket(MAX_ADDR_TO_SEND, MAX_ADDR_RATE_PER_SECOND, tokens=1.0)
 
         self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
         self._queued_bytes = 0

@@ -1,0 +1,192 @@
+"""Hostile peers against coin.p2p in one process (issue 6: "nothing the network sends can
+raise past the peer that sent it"; bounded memory for everything a peer can store).
+
+Connection managers on loopback WebSockets (ChainState on LevelDB in tmp dirs), raw
+WebSocket clients as scripted peers:
+- addr rate limit: a new inbound peer has one address token; after our getaddr, 1,000;
+- inbound slots: max_inbound = maxconnections - 10 (8 full-relay + 2 block-relay
+  outbound), a full house evicts (Core's SelectNodeToEvict) or refuses; connections
+  that have not finished the WebSocket handshake are capped;
+- CPU off the event loop: a stripped block for MSG_BLOCK and a received block are
+  parsed on worker threads;
+- `mempool` from a peer without the whitelist: disconnected (not discouraged);
+- unrequested blocks with less work than the tip or more than 288 ahead are not stored;
+- known inventory in a rolling bloom filter (< 1 MB);
+- Core's scores: a version with future fields is fine; an oversized inv costs 20;
+- blocks are downloaded only from peers offering NODE_NETWORK and NODE_WITNESS.
+"""
+
+import asyncio
+import functools
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from blockbuilder import BlockBuilder
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from coin.chain.chainstate import ChainState
+from coin.config import NODE_ARGS, parse_args
+from coin.mempool.pool import Mempool
+from coin.p2p.framing import decode_frame, encode_frame
+from coin.p2p.messages import (
+    MsgAddr,
+    MsgPing,
+    MsgVerack,
+    MsgVersion,
+    encode_message,
+    parse_message,
+)
+from coin.p2p.netaddress import NetAddress
+from coin.p2p.protocol import (
+    NODE_NETWORK,
+    NODE_WITNESS,
+)
+from coin.params import get_params
+
+REGTEST = get_params("regtest")
+FULL_SERVICES = int(NODE_NETWORK | NODE_WITNESS)
+
+
+class StubNode:
+    """What ConnMan needs of a Node: params, config, clock, datadir, chain, pool, run_validation."""
+
+    def __init__(self, datadir, *args):
+        from coin.p2p.connman import ConnMan
+        datadir.mkdir(parents=True, exist_ok=True)
+        self.config = parse_args(["-regtest", f"-datadir={datadir}", "-port=0", "-bind=127.0.0.1", *args],
+                                 args=NODE_ARGS)
+        self.params = REGTEST
+        self.clock = time.time
+        self.net_datadir = self.config.net_datadir
+        self.net_datadir.mkdir(parents=True, exist_ok=True)
+        self.chainstate = ChainState(REGTEST, self.net_datadir, script_threads=1)
+        self.mempool = Mempool(REGTEST, self.chainstate)
+        self.mempool.connect_to_chain(self.chainstate)
+        self._ex = ThreadPoolExecutor(1, thread_name_prefix="validation")
+        self.connman = ConnMan(self)
+
+    async def run_validation(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._ex, functools.partial(fn, *args))
+
+    async def stop(self):
+        await self.connman.stop()
+        await self.run_validation(self.chainstate.close)
+        self._ex.shutdown()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.connman.port}"
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.address}/"
+
+
+async def until(predicate, timeout: float = 20.0, what: str = "a condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+@pytest.fixture
+def builder():
+    return BlockBuilder(time=int(time.time()) - 3 * 3600)
+
+
+def _send(ws, msg):
+    return ws.send(encode_message(REGTEST.magic, msg))
+
+
+async def _handshake(ws, node, *, services: int = FULL_SERVICES, version_payload: bytes | None = None):
+    """Be a scripted peer: version, wait for the node's verack, verack; returns our Peer there."""
+    before = {p.id for p in node.connman.peers.values() if p.handshake_done}
+    if version_payload is None:
+        await _send(ws, MsgVersion(version=70016, services=services,
+                                   nonce=int.from_bytes(os.urandom(8), "little"), user_agent="/t/"))
+    else:
+        await ws.send(encode_frame(REGTEST.magic, "version", version_payload))
+    while True:
+        command, _ = decode_frame(REGTEST.magic, await asyncio.wait_for(ws.recv(), 10))
+        if command == "verack":
+            break
+    await _send(ws, MsgVerack())
+    await until(lambda: any(p.handshake_done and p.id not in before for p in node.connman.peers.values()),
+                what="handshake")
+    return next(p for p in node.connman.peers.values() if p.handshake_done and p.id not in before)
+
+
+async def _sync_with(ws, nonce: int, collect: list | None = None) -> None:
+    """Ping and wait for the pong: the node has handled every message we sent before.
+    Other messages received meanwhile go to `collect`."""
+    await _send(ws, MsgPing(nonce))
+    while True:
+        command, payload = decode_frame(REGTEST.magic, await asyncio.wait_for(ws.recv(), 20))
+        if command == "pong" and parse_message(command, payload).nonce == nonce:
+            return
+        if collect is not None:
+            collect.append((command, payload))
+
+
+async def _closed(ws, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
+        except ConnectionClosed:
+            return True
+        except TimeoutError:
+            return False
+    return False
+
+
+def _addrs(n: int, base: int = 20):
+    now = int(time.time())
+    return tuple(NetAddress(FULL_SERVICES, f"{base}.{i // 250}.{i % 250}.1", 18444, now - 60) for i in range(n))
+
+
+# -- 1. addresses: Core's token bucket ------------------------------------------------------
+
+
+def test_a_new_inbound_peer_gets_one_address_token(tmp_path):
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        await node.connman.start()
+        try:
+            async with connect(node.url, compression=None) as ws:
+                peer = await _handshake(ws, node)
+                await _send(ws, MsgAddr(_addrs(100)))
+                await _sync_with(ws, 1)
+                assert peer.addr_processed == 1 and peer.addr_rate_limited == 99
+                assert len(node.connman.addrman) == 1
+        finally:
+            await node.stop()
+
+    run(scenario())
+
+
+def test_the_answer_to_our_getaddr_is_accepted(tmp_path):
+    async def scenario():
+        a, b = StubNode(tmp_path / "a"), StubNode(tmp_path / "b")
+        for i in range(500):
+            a.connman.addrman.add(f"30.{i // 250}.{i % 250}.1", 18444, services=FULL_SERVICES, source=f"1.{i % 50}.0.1")
+        await a.connman.start()
+        await b.connman.start()
+        try:
+            b.connman.add_node(a.address, "onetry")
+            await until(lambda: len(b.connman.addrman) >= 115, what="the getaddr answer")
+            peer = next(iter(b.connman.peers.values()))
+            assert peer.addr_rate_limited == 0
+        finally:
+            await b.stop()
+            await a.stop()
+
+    run(scenario())
