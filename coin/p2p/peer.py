@@ -17,8 +17,9 @@ idempotent and makes both tasks end; `run` returns once the connection is gone.
 The per-peer state of the protocol handlers (handshake, sync, relay, addresses,
 misbehaviour score) lives here as plain attributes so that `getpeerinfo` can show it;
 the handlers in coin.p2p.connman / sync / relay own its meaning. Collections a peer
-can grow are bounded: known inventory (`LimitedSet`), transactions to announce,
-blocks and transactions in flight, addresses to send.
+can grow are bounded: known inventory and addresses (rolling bloom filters, as Core:
+50,000 hashes at a 1e-6 false-positive rate in 540 kB, 5,000 addresses at 1e-3),
+transactions to announce, blocks and transactions in flight, addresses to send.
 
 Errors: nothing the remote side does raises out of `run`; frame handlers must not
 raise either (the connection manager catches and logs).
@@ -36,6 +37,7 @@ from collections.abc import Awaitable, Callable, Hashable
 
 from websockets.exceptions import ConnectionClosed
 
+from coin.p2p.bloom import RollingBloomFilter
 from coin.p2p.messages import Message, encode_message
 from coin.p2p.protocol import MAX_ADDR_TO_SEND
 
@@ -210,14 +212,14 @@ class Peer:
         self.stalling = False
 
         # relay (coin.p2p.relay)
-        self.known_inventory = LimitedSet(50_000)
+        self.known_inventory = RollingBloomFilter(50_000, 0.000001)   # Core's m_tx_inventory_known_filter
         self.tx_to_announce: OrderedDict[bytes, None] = OrderedDict()
         self.next_inv_send = 0.0
         self.tx_in_flight: OrderedDict[bytes, float] = OrderedDict()
         self.last_transaction_time = 0
 
         # addresses
-        self.known_addrs = LimitedSet(5000)
+        self.known_addrs = RollingBloomFilter(5000, 0.001)            # Core's m_addr_known
         self.addr_to_send: list = []
         self.getaddr_answered = False
         self.addr_processed = 0

@@ -40,8 +40,8 @@ import time
 
 from coin.consensus.errors import Rejection, RejectKind
 from coin.mempool.orphans import OrphanPool
+from coin.p2p.bloom import RollingBloomFilter
 from coin.p2p.messages import InvVector, MsgFeeFilter, MsgGetData, MsgInv
-from coin.p2p.peer import LimitedSet
 from coin.p2p.protocol import MSG_TX, MSG_WITNESS_FLAG, MSG_WITNESS_TX, MSG_WTX
 
 __all__ = [
@@ -83,7 +83,7 @@ class TxRelay:
         self.cm = cm
         self.orphans = OrphanPool(clock=lambda: self.cm.node.clock())   # validation thread only
         self._chainstate = None
-        self.recent_rejects = LimitedSet(120_000)
+        self.recent_rejects = RollingBloomFilter(120_000, 0.000001)   # Core's m_lazy_recent_rejects
         self.requested: dict[bytes, tuple[int, float]] = {}   # hash -> (peer id, when)
         self._task: asyncio.Task | None = None
         self._next_feefilter = 0.0

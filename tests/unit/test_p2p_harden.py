@@ -32,7 +32,9 @@ from coin.config import NODE_ARGS, parse_args
 from coin.mempool.pool import Mempool
 from coin.p2p.framing import decode_frame, encode_frame
 from coin.p2p.messages import (
+    InvVector,
     MsgAddr,
+    MsgInv,
     MsgPing,
     MsgVerack,
     MsgVersion,
@@ -41,6 +43,7 @@ from coin.p2p.messages import (
 )
 from coin.p2p.netaddress import NetAddress
 from coin.p2p.protocol import (
+    MSG_TX,
     NODE_NETWORK,
     NODE_WITNESS,
 )
@@ -188,5 +191,29 @@ def test_the_answer_to_our_getaddr_is_accepted(tmp_path):
         finally:
             await b.stop()
             await a.stop()
+
+    run(scenario())
+
+
+# -- 6. known inventory -------------------------------------------------------------------------
+
+
+def test_known_inventory_is_a_bounded_bloom_filter(tmp_path):
+    from coin.p2p.bloom import RollingBloomFilter
+
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        await node.connman.start()
+        try:
+            async with connect(node.url, compression=None) as ws:
+                peer = await _handshake(ws, node)
+                assert isinstance(peer.known_inventory, RollingBloomFilter)
+                assert peer.known_inventory.memory_bytes < 1_000_000
+                hashes = [os.urandom(32) for _ in range(100)]
+                await _send(ws, MsgInv(tuple(InvVector(MSG_TX, h) for h in hashes)))
+                await _sync_with(ws, 1)
+                assert all(h in peer.known_inventory for h in hashes)
+        finally:
+            await node.stop()
 
     run(scenario())
