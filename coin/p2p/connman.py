@@ -31,8 +31,10 @@ Misbehaviour (`misbehaving(peer, score, reason)`): scores add up per peer; at
 DISCOURAGEMENT_THRESHOLD (100) the peer is disconnected and its address discouraged
 for ``-bantime`` seconds, except local (loopback) and whitelisted peers, which are only
 disconnected. Scores: a malformed frame (FrameError's score: 100, 0 for another
-network's magic, which still closes the connection), an undecodable payload 100, an
-oversized WebSocket message 100, message floods (more than the per-peer token
+network's magic, which still closes the connection), an undecodable payload 100, a
+count over Core's limit Core's score (OversizedCount: 20 for inv, getdata, addr,
+addrv2, headers; an oversized locator disconnects without score; notfound is ignored),
+an oversized WebSocket message 100, message floods (more than the per-peer token
 bucket allows) 10 per message, inventory floods 20 per inv, invalid blocks,
 headers and transactions their Rejection's score (see sync and relay).
 
@@ -68,6 +70,7 @@ from coin.p2p.messages import (
     MsgVerack,
     MsgVersion,
     MsgWtxidRelay,
+    OversizedCount,
     parse_message,
 )
 from coin.p2p.netaddress import NetAddress
@@ -550,6 +553,12 @@ class ConnMan:
         peer.count_recv(command, len(data))
         try:
             msg = parse_message(command, payload)
+        except OversizedCount as e:  # Core's "inv message size = %u" and friends
+            log.info("oversized %s from peer=%d: %s", command, peer.id, e)
+            self.misbehaving(peer, e.ban_score, f"{command} message size = {e.count}")
+            if e.disconnect:
+                peer.disconnect(f"oversized {command}")
+            return
         except DecodeError as e:
             log.info("undecodable %s from peer=%d: %s", command, peer.id, e)
             self.misbehaving(peer, 100, f"malformed {command}: {e}")

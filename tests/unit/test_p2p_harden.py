@@ -43,6 +43,7 @@ from coin.p2p.messages import (
 )
 from coin.p2p.netaddress import NetAddress
 from coin.p2p.protocol import (
+    MAX_INV_SZ,
     MSG_TX,
     NODE_NETWORK,
     NODE_WITNESS,
@@ -213,6 +214,34 @@ def test_known_inventory_is_a_bounded_bloom_filter(tmp_path):
                 await _send(ws, MsgInv(tuple(InvVector(MSG_TX, h) for h in hashes)))
                 await _sync_with(ws, 1)
                 assert all(h in peer.known_inventory for h in hashes)
+        finally:
+            await node.stop()
+
+    run(scenario())
+
+
+# -- 7. Core's scores ---------------------------------------------------------------------------
+
+
+def test_version_with_future_fields_and_oversized_inv_scores(tmp_path):
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        await node.connman.start()
+        try:
+            payload = MsgVersion(version=70016, services=FULL_SERVICES, nonce=12345, user_agent="/future/",
+                                 relay=True).to_payload() + b"\x01future fields"
+            async with connect(node.url, compression=None, max_size=None) as ws:
+                peer = await _handshake(ws, node, version_payload=payload)
+                assert peer.user_agent == "/future/"
+                count = MAX_INV_SZ + 1
+                raw = b"\xfd" + count.to_bytes(2, "little") + (MSG_TX.to_bytes(4, "little") + bytes(32)) * count
+                for i in range(4):
+                    await ws.send(encode_frame(REGTEST.magic, "inv", raw))
+                    await _sync_with(ws, 10 + i)
+                    assert peer.misbehavior == 20 * (i + 1) and not peer.disconnecting
+                await ws.send(encode_frame(REGTEST.magic, "inv", raw))
+                assert await _closed(ws)
+                assert peer.misbehavior == 100
         finally:
             await node.stop()
 
