@@ -844,6 +844,13 @@ class ConnMan:
         await self.relay.on_tx(peer, msg)
 
     async def _on_mempool(self, peer: Peer, msg) -> None:
+        """BIP-0035 `mempool`: Core answers it only when it offers NODE_BLOOM (we do not)
+        or the peer has the mempool permission (-whitelist); anyone else is
+        disconnected, without a misbehaviour score."""
+        if not peer.whitelisted:
+            log.debug("mempool request with bloom filters disabled, disconnect peer=%d", peer.id)
+            peer.disconnect("mempool request with bloom filters disabled")
+            return
         await self.relay.on_mempool_request(peer)
 
     # -- periodic work -------------------------------------------------------------------------

@@ -27,7 +27,8 @@ sender the Rejection's ban score; policy failures, conflicts and duplicates cost
 nothing, so an honest peer that merely lost a race is never punished.
 
 Serving: `getdata` for transactions is answered from the pool (witness serialization
-unless MSG_TX was asked); `mempool` (BIP-0035) queues the whole pool for announcement.
+unless MSG_TX was asked); `mempool` (BIP-0035) from a whitelisted peer queues the whole
+pool for announcement (the connection manager disconnects anyone else, as Core).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from coin.p2p.messages import (
     InvVector,
     MsgAddr,
     MsgInv,
+    MsgMempool,
     MsgPing,
     MsgVerack,
     MsgVersion,
@@ -192,6 +193,30 @@ def test_the_answer_to_our_getaddr_is_accepted(tmp_path):
         finally:
             await b.stop()
             await a.stop()
+
+    run(scenario())
+
+
+# -- 4. mempool ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("whitelisted", [False, True], ids=["plain", "whitelisted"])
+def test_mempool_request_needs_the_whitelist(tmp_path, whitelisted):
+    async def scenario():
+        node = StubNode(tmp_path / "n", *(["-whitelist=127.0.0.1"] if whitelisted else []))
+        await node.connman.start()
+        try:
+            async with connect(node.url, compression=None) as ws:
+                peer = await _handshake(ws, node)
+                await _send(ws, MsgMempool())
+                if whitelisted:
+                    await _sync_with(ws, 1)
+                    assert not peer.disconnecting
+                else:
+                    assert await _closed(ws)
+                    assert peer.misbehavior == 0 and not node.connman.banman.is_discouraged("127.0.0.1")
+        finally:
+            await node.stop()
 
     run(scenario())
 
