@@ -10,9 +10,10 @@ Getting blocks:
    full batch of MAX_HEADERS_RESULTS, followed by the next `getheaders`. Headers that do
    not connect to anything we know trigger a `getheaders` back; every
    MAX_UNCONNECTING_HEADERS-th such message costs 20.
-2. Blocks are fetched in parallel (`_plan_downloads`, Core's FindNextBlocksToDownload):
-   for each peer, the blocks of its best known chain that we lack, in height order,
-   no more than BLOCK_DOWNLOAD_WINDOW past our last block in common with it, at most
+2. Blocks are fetched in parallel (`_plan_downloads`, Core's FindNextBlocksToDownload)
+   from the peers offering NODE_NETWORK and NODE_WITNESS (`serves_blocks`): for
+   each, the blocks of its best known chain that we lack, in height order, no more
+   than BLOCK_DOWNLOAD_WINDOW past our last block in common with it, at most
    MAX_BLOCKS_IN_TRANSIT_PER_PEER in flight per peer, never one block from two peers.
    A plan runs on the validation thread and covers DOWNLOAD_LOOKAHEAD blocks more
    than the peer has room for; the window is refilled from that queue on the event
@@ -61,7 +62,14 @@ from coin.p2p.messages import (
     MsgHeaders,
     MsgInv,
 )
-from coin.p2p.protocol import MAX_HEADERS_RESULTS, MSG_BLOCK, MSG_WITNESS_BLOCK, MSG_WITNESS_FLAG
+from coin.p2p.protocol import (
+    MAX_HEADERS_RESULTS,
+    MSG_BLOCK,
+    MSG_WITNESS_BLOCK,
+    MSG_WITNESS_FLAG,
+    NODE_NETWORK,
+    NODE_WITNESS,
+)
 from coin.primitives import Block
 
 __all__ = [
@@ -77,6 +85,7 @@ __all__ = [
     "MAX_BLOCKS_PER_JOB",
     "DOWNLOAD_LOOKAHEAD",
     "block_ban_score",
+    "serves_blocks",
 ]
 
 log = logging.getLogger("coin.p2p")
@@ -97,6 +106,14 @@ MIN_GETDATA_BATCH = 4              # with blocks in flight, ask for no fewer tha
 MAX_SERVE_BATCH_BYTES = 2_000_000  # block bytes read from storage in one job when serving
 
 _HONEST_KINDS = (RejectKind.TIME_FUTURE, RejectKind.PREV_MISSING, RejectKind.DUPLICATE)
+_BLOCK_SOURCE_SERVICES = int(NODE_NETWORK | NODE_WITNESS)
+
+
+def serves_blocks(services: int) -> bool:
+    """Whether a peer's service bits let us download blocks from it: NODE_NETWORK (it
+    keeps the whole chain) and NODE_WITNESS (it sends witnesses, which segwit blocks
+    need), as Core requires of a block source. Headers sync with any peer."""
+    return services & _BLOCK_SOURCE_SERVICES == _BLOCK_SOURCE_SERVICES
 
 
 def block_ban_score(rejection: Rejection) -> int:
@@ -479,7 +496,8 @@ class BlockSync:
         """Fill each peer's window from its planned queue (no chain access); plan again
         on the validation thread for peers whose queue runs short."""
         peers = [p for p in self.cm.peers.values()
-                 if p.handshake_done and not p.disconnecting and p.best_known_header is not None]
+                 if p.handshake_done and not p.disconnecting and p.best_known_header is not None
+                 and serves_blocks(p.services)]
         candidates = []
         for peer in peers:
             self._send_requests(peer)
@@ -603,7 +621,8 @@ class BlockSync:
         for peer in peers:
             if peer.blocks_in_flight:
                 idle = now - peer.downloading_since
-                others = any(o is not peer and o.best_known_header is not None and not o.stalling for o in peers)
+                others = any(o is not peer and o.best_known_header is not None and not o.stalling
+                             and serves_blocks(o.services) for o in peers)
                 if idle > self.stall_timeout and others:
                     log.info("peer=%d is stalling block download (%.1f s), disconnecting", peer.id, idle)
                     peer.stalling = True

@@ -34,6 +34,7 @@ from coin.p2p.framing import decode_frame, encode_frame
 from coin.p2p.messages import (
     InvVector,
     MsgAddr,
+    MsgHeaders,
     MsgInv,
     MsgMempool,
     MsgPing,
@@ -267,6 +268,34 @@ def test_version_with_future_fields_and_oversized_inv_scores(tmp_path):
                 await ws.send(encode_frame(REGTEST.magic, "inv", raw))
                 assert await _closed(ws)
                 assert peer.misbehavior == 100
+        finally:
+            await node.stop()
+
+    run(scenario())
+
+
+# -- 8. services ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("services, asked", [
+    (FULL_SERVICES, True), (int(NODE_NETWORK), False), (int(NODE_WITNESS), False), (0, False),
+], ids=["network+witness", "network-only", "witness-only", "none"])
+def test_blocks_are_downloaded_only_from_peers_that_serve_them(tmp_path, builder, services, asked):
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        chain = builder.build_chain(3)
+        await node.connman.start()
+        try:
+            async with connect(node.url, compression=None) as ws:
+                peer = await _handshake(ws, node, services=services)
+                await _send(ws, MsgHeaders(tuple(b.header for b in chain)))
+                got = []
+                await _sync_with(ws, 1, got)
+                await asyncio.sleep(0.5)
+                await _sync_with(ws, 2, got)
+                getdata = [parse_message(c, p) for c, p in got if c == "getdata"]
+                assert bool(getdata) is asked
+                assert peer.misbehavior == 0 and not peer.disconnecting
         finally:
             await node.stop()
 
