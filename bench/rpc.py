@@ -82,7 +82,7 @@ def getblockcount() -> Measure:
     with tempfile.TemporaryDirectory() as tmp:
         coind_port, bare_port = _free_port(), _free_port()
         coind = subprocess.Popen(
-            [sys.executable, "-m", "coin.cli.coind", "-regtest", f"-datadir={tmp}",
+            [sys.executable, "-P", "-m", "coin.cli.coind", "-regtest", f"-datadir={tmp}",
              f"-rpcport={coind_port}", f"-port={_free_port()}", "-printtoconsole=0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bare = subprocess.Popen([sys.executable, "-c", _BARE_SERVER, str(bare_port)],

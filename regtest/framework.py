@@ -126,14 +126,21 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, *, interval:
         time.sleep(interval)
 
 
+# `-P`: don't put the working directory first on sys.path. Run from a checkout, it would
+# make the source tree's `coin/` shadow the installed package (which alone has the
+# compiled miner and `coin.wallet` / `coin.regtest`); an editable install still maps
+# `coin` to the checkout through its own finder.
+PYTHON = (sys.executable, "-P")
+
+
 def coind_command(*args: str) -> list[str]:
     """The command line that starts coind with this interpreter."""
-    return [sys.executable, "-m", "coin.cli.coind", *args]
+    return [*PYTHON, "-m", "coin.cli.coind", *args]
 
 
 def cli_command(*args: str) -> list[str]:
     """The command line that runs coin-cli with this interpreter."""
-    return [sys.executable, "-m", "coin.cli.coin_cli", *args]
+    return [*PYTHON, "-m", "coin.cli.coin_cli", *args]
 
 
 def run_cli(*args: str, input: str | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -50,7 +50,7 @@ class StateError(RuntimeError):
 
 def cli_line(node: Any) -> str:
     """The coin-cli command line (a shell string) that reaches ``node``."""
-    exe = ["coin-cli"] if shutil.which("coin-cli") else [sys.executable, "-m", "coin.cli.coin_cli"]
+    exe = ["coin-cli"] if shutil.which("coin-cli") else [sys.executable, "-P", "-m", "coin.cli.coin_cli"]
     return shlex.join([*exe, *node.cli_args()])
 
 

@@ -41,7 +41,7 @@ def available() -> bool:
 
 def wallet_command(*args: str) -> list[str]:
     """The command line that runs coin-wallet with this interpreter."""
-    return [sys.executable, "-c", _TRAMPOLINE, *args]
+    return [sys.executable, "-P", "-c", _TRAMPOLINE, *args]  # -P: see framework.PYTHON
 
 
 class WalletCLI:
