@@ -29,6 +29,11 @@ Getting blocks:
    decode the next messages (at most MAX_PENDING_BLOCKS per peer wait). A Rejection
    costs the sender its ban score unless the failure is one an honest peer can cause
    (time-too-new, parent unknown, duplicate), so losing a race is never punished.
+   A block nobody asked for is processed only if its chain has at least our tip's
+   work and it is at most MIN_BLOCKS_TO_KEEP blocks ahead (Core's AcceptBlock; a new
+   tip pushed to us without an announcement is the honest case); otherwise it is only
+   checked without context (CheckBlock: a malformed one costs its ban score) and
+   dropped.
 
 Serving: `getheaders` (up to 2000 headers after the locator's fork with the active
 chain), `getblocks` (inv of up to 500), and blocks for `getdata` (witness form for
@@ -53,7 +58,9 @@ import logging
 import time
 from collections import deque
 
+from coin.consensus.block_check import check_block
 from coin.consensus.errors import Rejection, RejectKind
+from coin.consensus.pow import block_work
 from coin.p2p.framing import encode_frame
 from coin.p2p.messages import (
     InvVector,
@@ -83,6 +90,7 @@ __all__ = [
     "HEADERS_RESPONSE_TIME",
     "MAX_PENDING_BLOCKS",
     "MAX_BLOCKS_PER_JOB",
+    "MIN_BLOCKS_TO_KEEP",
     "DOWNLOAD_LOOKAHEAD",
     "block_ban_score",
     "serves_blocks",
@@ -104,6 +112,7 @@ MAX_BLOCKS_PER_JOB = 32            # received blocks validated in one validation
 DOWNLOAD_LOOKAHEAD = 128           # blocks planned per peer beyond what it has room for
 MIN_GETDATA_BATCH = 4              # with blocks in flight, ask for no fewer than this
 MAX_SERVE_BATCH_BYTES = 2_000_000  # block bytes read from storage in one job when serving
+MIN_BLOCKS_TO_KEEP = 288           # Core's: an unrequested block further ahead is ignored
 
 _HONEST_KINDS = (RejectKind.TIME_FUTURE, RejectKind.PREV_MISSING, RejectKind.DUPLICATE)
 _BLOCK_SOURCE_SERVICES = int(NODE_NETWORK | NODE_WITNESS)
@@ -146,7 +155,7 @@ class BlockSync:
         self.cm = cm
         self.in_flight: dict[bytes, int] = {}    # block hash -> peer id
         self.processing: set[bytes] = set()      # received, waiting for validation
-        self._received: deque = deque()          # (peer, block) in arrival order, not yet validated
+        self._received: deque = deque()          # (peer, block, asked) in arrival order, not yet validated
         self._validating = False                 # a validation job is queued or running
         self._plan_task: asyncio.Task | None = None
         self._replan = False
@@ -344,6 +353,7 @@ class BlockSync:
         now = time.monotonic()
         owner = self.in_flight.pop(h, None)
         requested = peer.blocks_in_flight.pop(h, None) is not None
+        asked = owner is not None or requested  # from this peer or another (Core's IsBlockRequested)
         if owner is not None and owner != peer.id:
             other = self.cm.peers.get(owner)
             if other is not None:
@@ -360,7 +370,7 @@ class BlockSync:
         # at a time; at most MAX_PENDING_BLOCKS per peer wait.
         self.processing.add(h)
         peer.pending_blocks += 1
-        self._received.append((peer, block))
+        self._received.append((peer, block, asked))
         if not self._validating:
             self._start_validating()
         while peer.pending_blocks > MAX_PENDING_BLOCKS and not peer.disconnecting:
@@ -380,7 +390,7 @@ class BlockSync:
         if exc is not None:  # the job itself failed (shutdown): release what waits
             log.error("block validation job failed: %r", exc)
             while self._received:
-                peer, block = self._received.popleft()
+                peer, block, _asked = self._received.popleft()
                 self._block_processed(peer, block, None, None, exc)
             return
         if self._received:
@@ -393,9 +403,24 @@ class BlockSync:
         received = self._received
         for _ in range(limit):
             try:
-                peer, block = received.popleft()
+                peer, block, asked = received.popleft()
             except IndexError:
                 return
+            if not asked:
+                why = self._unrequested_skip_reason(block)
+                if why is not None:
+                    # Core's ProcessNewBlock runs CheckBlock before AcceptBlock skips it:
+                    # an invalid block still costs its sender.
+                    try:
+                        check_block(block, cs.params)
+                    except Rejection as r:
+                        self._call_soon(self._block_processed, peer, block, None, r, None)
+                        continue
+                    except Exception as e:  # noqa: BLE001 - a fault of ours, reported on the loop
+                        self._call_soon(self._block_processed, peer, block, None, None, e)
+                        continue
+                    self._call_soon(self._block_processed, peer, block, None, None, None, why)
+                    continue
             rejection = error = None
             try:
                 cs.process_new_block(block)
@@ -405,18 +430,39 @@ class BlockSync:
                 error = e
             self._call_soon(self._block_processed, peer, block, cs.get_entry(block.hash_bytes), rejection, error)
 
+    def _unrequested_skip_reason(self, block) -> str | None:
+        """Why a block nobody asked for is not worth storing, or None (validation thread).
+
+        Core's AcceptBlock for an unrequested block: process it only if it is new, its
+        chain has at least our tip's work and it is at most MIN_BLOCKS_TO_KEEP (288)
+        blocks ahead of our tip; otherwise a peer could fill our disk with cheap
+        low-work forks. One whose parent we do not know is skipped too (we cannot tell
+        its work; the chain would keep it as an orphan)."""
+        cs = self.chainstate
+        prev = cs.get_entry(block.header.prev_hash_bytes)
+        if prev is None:
+            return "unknown parent"
+        tip = cs.chain.tip
+        if prev.chain_work + block_work(block.header.bits) < tip.chain_work:
+            return "less work than our tip"
+        if prev.height + 1 > tip.height + MIN_BLOCKS_TO_KEEP:
+            return f"more than {MIN_BLOCKS_TO_KEEP} blocks ahead of our tip"
+        return None
+
     def _call_soon(self, fn, *args) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(fn, *args)
 
-    def _block_processed(self, peer, block, entry, rejection, error) -> None:
+    def _block_processed(self, peer, block, entry, rejection, error, skipped: str | None = None) -> None:
         self.processing.discard(block.hash_bytes)
         peer.pending_blocks -= 1
         if peer.pending_blocks <= MAX_PENDING_BLOCKS:
             peer.blocks_validated.set()
-        if error is not None:
+        if skipped is not None:
+            log.debug("unrequested block %s from peer=%d not processed: %s", block.hash, peer.id, skipped)
+        elif error is not None:
             log.error("error processing block %s from peer=%d: %r", block.hash, peer.id, error)
         elif rejection is not None:
             score = block_ban_score(rejection)

@@ -34,6 +34,7 @@ from coin.p2p.framing import decode_frame, encode_frame
 from coin.p2p.messages import (
     InvVector,
     MsgAddr,
+    MsgBlock,
     MsgHeaders,
     MsgInv,
     MsgMempool,
@@ -51,6 +52,7 @@ from coin.p2p.protocol import (
     NODE_WITNESS,
 )
 from coin.params import get_params
+from coin.primitives import Block
 
 REGTEST = get_params("regtest")
 FULL_SERVICES = int(NODE_NETWORK | NODE_WITNESS)
@@ -216,6 +218,67 @@ def test_mempool_request_needs_the_whitelist(tmp_path, whitelisted):
                 else:
                     assert await _closed(ws)
                     assert peer.misbehavior == 0 and not node.connman.banman.is_discouraged("127.0.0.1")
+        finally:
+            await node.stop()
+
+    run(scenario())
+
+
+# -- 5. unrequested blocks ----------------------------------------------------------------------
+
+
+def test_unrequested_blocks_with_less_work_are_not_stored(tmp_path, builder):
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        main = builder.build_chain(6)
+        for blk in main:
+            node.chainstate.process_new_block(blk)
+        fork = builder.next_block(prev=builder.entry_of(main[2]), set_tip=False)   # height 4 < 6
+        child = builder.next_block(prev=builder.entry_of(main[-1]))                  # a new tip
+
+        def break_merkle(block):
+            return Block(block.header.replace(merkle_root_bytes=b"\x11" * 32), block.txs)
+
+        bad = builder.next_block(prev=builder.entry_of(main[1]), set_tip=False, tweak=break_merkle, refresh=False)
+        await node.connman.start()
+        try:
+            async with connect(node.url, compression=None) as ws:
+                peer = await _handshake(ws, node)
+                await _send(ws, MsgBlock(fork))
+                await _sync_with(ws, 1)
+                entry = await node.run_validation(node.chainstate.get_entry, fork.hash_bytes)
+                assert entry is None or not entry.have_data
+                # an unrequested block that extends our tip is taken (a new-tip announcement)
+                await _send(ws, MsgBlock(child))
+                await until(lambda: node.chainstate.tip.hash_bytes == child.hash_bytes, what="the new tip")
+                assert peer.misbehavior == 0
+                # an unrequested low-work block is still checked without context (Core's
+                # CheckBlock runs first): a bad merkle root costs the connection
+                await _send(ws, MsgBlock(bad))
+                assert await _closed(ws)
+                assert peer.misbehavior >= 100
+        finally:
+            await node.stop()
+
+    run(scenario())
+
+
+def test_unrequested_blocks_far_ahead_are_not_stored(tmp_path, builder):
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        chain = builder.build_chain(300)
+        await node.connman.start()
+        try:
+            async with connect(node.url, compression=None) as ws:
+                await _handshake(ws, node)
+                await _send(ws, MsgHeaders(tuple(b.header for b in chain)))
+                await _sync_with(ws, 1)
+                far = chain[295]                                             # height 296 > 0 + 288
+                await _send(ws, MsgBlock(far))
+                await _sync_with(ws, 2)
+                await asyncio.sleep(0.3)
+                entry = await node.run_validation(node.chainstate.get_entry, far.hash_bytes)
+                assert entry is not None and not entry.have_data
         finally:
             await node.stop()
 
