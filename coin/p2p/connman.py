@@ -38,6 +38,8 @@ an oversized WebSocket message 100, message floods (more than the per-peer token
 bucket allows) 10 per message, inventory floods 20 per inv, invalid blocks,
 headers and transactions their Rejection's score (see sync and relay).
 
+Messages over OFF_LOOP_DECODE_BYTES (blocks, large transactions) are checksummed and
+decoded on a worker thread, so one peer's 2 MB block does not stall the others.
 Nothing a peer sends raises past its task: handler exceptions are logged as our bugs.
 """
 
@@ -126,10 +128,24 @@ LOCAL_SERVICES = NODE_NETWORK | NODE_WITNESS
 MAX_ADDR_RELAY_PEERS = 2
 MAX_WS_MESSAGE = MAX_PROTOCOL_MESSAGE_LENGTH + MESSAGE_HEADER_SIZE
 WS_MAX_QUEUE = 4                   # received WebSocket messages buffered per peer
+OFF_LOOP_DECODE_BYTES = 64 * 1024  # larger messages are checksummed and parsed on a worker thread
 
 _PRE_VERACK = frozenset(("version", "verack", "wtxidrelay", "sendaddrv2"))
 _BLOCK_TYPES = (MSG_BLOCK, MSG_WITNESS_BLOCK)
 _TX_TYPES = (MSG_TX, MSG_WITNESS_TX, MSG_WTX)
+
+
+def _decode(magic: bytes, data) -> tuple[str, object, Exception | None]:
+    """One WebSocket message to (command, message or None, error or None); the error is
+    the FrameError or DecodeError it raised. Raises nothing (any thread)."""
+    try:
+        command, payload = decode_frame(magic, data)
+    except FrameError as e:
+        return "", None, e
+    try:
+        return command, parse_message(command, payload), None
+    except DecodeError as e:
+        return command, None, e
 
 
 def user_agent(comments: list[str] | None = None) -> str:
@@ -542,26 +558,29 @@ class ConnMan:
             self.misbehaving(peer, 10, "message flood")
             if peer.disconnecting:
                 return
-        try:
-            command, payload = decode_frame(self.magic, data)
-        except FrameError as e:
+        if len(data) > OFF_LOOP_DECODE_BYTES:
+            # a large block or transaction: checksum and parse on a worker thread, so
+            # that the loop keeps serving the other peers meanwhile
+            command, msg, error = await asyncio.get_running_loop().run_in_executor(
+                None, _decode, self.magic, data)
+        else:
+            command, msg, error = _decode(self.magic, data)
+        if isinstance(error, FrameError):
             peer.count_recv("*other*", len(data) if isinstance(data, (bytes, bytearray)) else 0)
-            log.info("invalid frame from peer=%d: %s", peer.id, e)
-            self.misbehaving(peer, e.ban_score, f"frame: {e}")
-            peer.disconnect(f"frame: {e.reason}")
+            log.info("invalid frame from peer=%d: %s", peer.id, error)
+            self.misbehaving(peer, error.ban_score, f"frame: {error}")
+            peer.disconnect(f"frame: {error.reason}")
             return
         peer.count_recv(command, len(data))
-        try:
-            msg = parse_message(command, payload)
-        except OversizedCount as e:  # Core's "inv message size = %u" and friends
-            log.info("oversized %s from peer=%d: %s", command, peer.id, e)
-            self.misbehaving(peer, e.ban_score, f"{command} message size = {e.count}")
-            if e.disconnect:
+        if isinstance(error, OversizedCount):  # Core's "inv message size = %u" and friends
+            log.info("oversized %s from peer=%d: %s", command, peer.id, error)
+            self.misbehaving(peer, error.ban_score, f"{command} message size = {error.count}")
+            if error.disconnect:
                 peer.disconnect(f"oversized {command}")
             return
-        except DecodeError as e:
-            log.info("undecodable %s from peer=%d: %s", command, peer.id, e)
-            self.misbehaving(peer, 100, f"malformed {command}: {e}")
+        if error is not None:
+            log.info("undecodable %s from peer=%d: %s", command, peer.id, error)
+            self.misbehaving(peer, 100, f"malformed {command}: {error}")
             return
         if msg is None:
             log.debug("unknown command %r from peer=%d ignored", command, peer.id)

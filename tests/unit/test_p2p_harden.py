@@ -19,6 +19,7 @@ WebSocket clients as scripted peers:
 import asyncio
 import functools
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,6 +36,7 @@ from coin.p2p.messages import (
     InvVector,
     MsgAddr,
     MsgBlock,
+    MsgGetData,
     MsgHeaders,
     MsgInv,
     MsgMempool,
@@ -47,7 +49,9 @@ from coin.p2p.messages import (
 from coin.p2p.netaddress import NetAddress
 from coin.p2p.protocol import (
     MAX_INV_SZ,
+    MSG_BLOCK,
     MSG_TX,
+    MSG_WITNESS_BLOCK,
     NODE_NETWORK,
     NODE_WITNESS,
 )
@@ -196,6 +200,48 @@ def test_the_answer_to_our_getaddr_is_accepted(tmp_path):
         finally:
             await b.stop()
             await a.stop()
+
+    run(scenario())
+
+
+# -- 3. CPU work off the event loop -------------------------------------------------------------
+
+
+def test_blocks_are_parsed_off_the_event_loop(tmp_path, builder, monkeypatch):
+    """A stripped block (MSG_BLOCK) is re-serialized, and a received block decoded, on
+    worker threads: the event loop never parses a block."""
+    import coin.p2p.connman as connman_module
+    monkeypatch.setattr(connman_module, "OFF_LOOP_DECODE_BYTES", 0)   # our blocks are small
+    assert connman_module.OFF_LOOP_DECODE_BYTES <= 1_000_000
+    parsed_on = []
+    real = Block._parse.__func__
+
+    def spy(cls, data, pos, end):
+        parsed_on.append(threading.current_thread().name)
+        return real(cls, data, pos, end)
+
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        blocks = builder.build_chain(3)
+        for blk in blocks[:2]:
+            node.chainstate.process_new_block(blk)
+        monkeypatch.setattr(Block, "_parse", classmethod(spy))
+        await node.connman.start()
+        loop_thread = threading.current_thread().name
+        try:
+            async with connect(node.url, compression=None, max_size=None) as ws:
+                await _handshake(ws, node)
+                await _send(ws, MsgGetData((InvVector(MSG_BLOCK, blocks[1].hash_bytes),
+                                            InvVector(MSG_WITNESS_BLOCK, blocks[1].hash_bytes))))
+                got = []
+                await _sync_with(ws, 1, got)
+                served = [p for c, p in got if c == "block"]
+                assert served == [blocks[1].to_bytes(witness=False), blocks[1].to_bytes()]
+                await _send(ws, MsgBlock(blocks[2]))
+                await until(lambda: node.chainstate.tip.hash_bytes == blocks[2].hash_bytes, what="the block")
+            assert parsed_on and loop_thread not in parsed_on
+        finally:
+            await node.stop()
 
     run(scenario())
 
