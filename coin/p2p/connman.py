@@ -9,8 +9,13 @@ goes through the latter.
 Connections:
 - listens on ``ws://<bind>:<port>/`` (``-port``, ``-bind`` (repeatable, default
   0.0.0.0), ``-listen``, which defaults to off when ``-connect`` names peers, as Core)
-  and accepts up to ``-maxconnections`` peers in all; refuses banned and discouraged
-  addresses (unless whitelisted, ``-whitelist=<ip or subnet>``);
+  and accepts up to ``-maxconnections`` minus the 10 outbound slots (8 full-relay, 2
+  block-relay, Core's m_max_inbound) inbound peers; when they are all taken a new one
+  evicts the inbound peer Core's SelectNodeToEvict picks (coin.p2p.eviction) or, if
+  every one is protected, is refused; refuses banned and discouraged addresses
+  (unless whitelisted, ``-whitelist=<ip or subnet>``); at most MAX_PENDING_HANDSHAKES
+  connections may be in their WebSocket handshake (WS_OPEN_TIMEOUT each), more are
+  closed at once;
 - dials ``-connect`` peers only, if any are named; otherwise ``-addnode`` peers and
   RPC ``addnode`` ones, keeping each connected with exponential back-off
   (RECONNECT_MIN .. RECONNECT_MAX seconds); ``addnode <peer> onetry`` dials once;
@@ -47,18 +52,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import ipaddress
 import logging
+import math
+import os
 import random
 import time
 
 import websockets
 from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 
 import coin
-from coin.p2p.addrman import AddrMan, join_host_port, split_host_port
+from coin.p2p.addrman import AddrMan, join_host_port, network_group, split_host_port
 from coin.p2p.banman import BanMan, is_local, parse_subnet
+from coin.p2p.eviction import EvictionCandidate, select_node_to_evict
 from coin.p2p.framing import FrameError, decode_frame
 from coin.p2p.messages import (
     MsgAddr,
@@ -121,6 +131,9 @@ MIN_PEER_PROTO_VERSION = 70015     # the issue's floor (Core's is 31800)
 HANDSHAKE_TIMEOUT = 60.0           # Core's -peertimeout default
 CONNECT_TIMEOUT = 5.0              # Core's -timeout default (5000 ms)
 MAX_OUTBOUND_FULL_RELAY = 8
+MAX_BLOCK_RELAY_ONLY_CONNECTIONS = 2   # Core's: kept out of the inbound slots (we make none yet)
+MAX_PENDING_HANDSHAKES = 64        # TCP connections still in their WebSocket handshake
+WS_OPEN_TIMEOUT = 10.0             # the WebSocket (HTTP upgrade) handshake must end within this
 DEFAULT_MAX_PEER_CONNECTIONS = 125
 RECONNECT_MIN = 0.5
 RECONNECT_MAX = 60.0
@@ -155,6 +168,29 @@ def user_agent(comments: list[str] | None = None) -> str:
     return f"/coin:{coin.__version__}/"
 
 
+class _GatedConnection(ServerConnection):
+    """A server-side WebSocket connection counted while its opening handshake runs:
+    beyond MAX_PENDING_HANDSHAKES such connections a new one is closed at once, so
+    connections that never finish the HTTP upgrade cannot pile up (each may wait
+    WS_OPEN_TIMEOUT)."""
+
+    def __init__(self, cm: ConnMan, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cm = cm
+
+    async def handshake(self, *args, **kwargs) -> None:
+        cm = self._cm
+        if cm._pending_handshakes >= MAX_PENDING_HANDSHAKES:
+            log.debug("too many pending WebSocket handshakes: connection refused")
+            self.transport.close()
+            return  # not OPEN: websockets aborts the transport and never calls the handler
+        cm._pending_handshakes += 1
+        try:
+            await super().handshake(*args, **kwargs)
+        finally:
+            cm._pending_handshakes -= 1
+
+
 class _AddedNode:
     __slots__ = ("name", "host", "port", "next_try", "backoff", "peer_id")
 
@@ -184,6 +220,10 @@ class ConnMan:
         self.listen = config.get_bool("listen", not self.connect_only)
         self.binds = config.get_list("bind") or ["0.0.0.0"]
         self.max_connections = max(0, config.get_int("maxconnections", DEFAULT_MAX_PEER_CONNECTIONS))
+        # Core's m_max_inbound: the outbound slots are never taken by inbound peers
+        self.max_inbound = max(0, self.max_connections - MAX_OUTBOUND_FULL_RELAY - MAX_BLOCK_RELAY_ONLY_CONNECTIONS)
+        self._net_group_salt = os.urandom(16)
+        self._pending_handshakes = 0
         self.autoconnect = config.get_bool("autoconnect", node.params.name == "main") and not connect_given
         self.whitelist = []
         for item in config.get_list("whitelist"):
@@ -325,8 +365,9 @@ class ConnMan:
             try:
                 server = await ws_serve(
                     self._handle_inbound, host, port, max_size=MAX_WS_MESSAGE, max_queue=WS_MAX_QUEUE,
-                    ping_interval=None, compression=None, open_timeout=HANDSHAKE_TIMEOUT,
-                    close_timeout=2, logger=logging.getLogger("coin.p2p.websockets"))
+                    ping_interval=None, compression=None, open_timeout=WS_OPEN_TIMEOUT,
+                    close_timeout=2, logger=logging.getLogger("coin.p2p.websockets"),
+                    create_connection=self._gated_connection)
             except OSError as e:
                 raise ConfigError(f"Unable to bind to {join_host_port(host, port)} on this computer. "
                                   f"coind is probably already running. ({e.strerror})") from None
@@ -345,6 +386,42 @@ class ConnMan:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5)
         self._servers = []
+
+    @property
+    def pending_handshakes(self) -> int:
+        """Inbound TCP connections whose WebSocket handshake has not ended yet."""
+        return self._pending_handshakes
+
+    def _gated_connection(self, *args, **kwargs) -> ServerConnection:
+        return _GatedConnection(self, *args, **kwargs)
+
+    def inbound_count(self) -> int:
+        return sum(1 for p in self.peers.values() if p.inbound and not p.disconnecting)
+
+    def _keyed_net_group(self, host: str) -> int:
+        digest = hashlib.blake2b(network_group(host).encode(), key=self._net_group_salt, digest_size=8).digest()
+        return int.from_bytes(digest, "little")
+
+    def _attempt_to_evict_connection(self) -> bool:
+        """Core's AttemptToEvictConnection: disconnect the inbound peer SelectNodeToEvict
+        picks among those not whitelisted; False if every one is protected."""
+        candidates = []
+        for p in self.peers.values():
+            if not p.inbound or p.disconnecting or p.whitelisted:
+                continue
+            candidates.append(EvictionCandidate(
+                id=p.id, connected=p.conn_mono, min_ping=p.min_ping if p.min_ping is not None else math.inf,
+                last_block_time=p.last_block_time, last_tx_time=p.last_transaction_time,
+                relevant_services=(p.services & LOCAL_SERVICES) == LOCAL_SERVICES, relay_txs=bool(p.relay_txs),
+                keyed_net_group=self._keyed_net_group(p.host), is_local=p.local))
+        if not candidates:
+            return False
+        victim = select_node_to_evict(candidates)
+        if victim is None or victim not in self.peers:
+            return False
+        log.debug("selected peer=%d for eviction", victim)
+        self.peers[victim].disconnect("evicted for an inbound connection")
+        return True
 
     def _is_whitelisted(self, host: str) -> bool:
         try:
@@ -368,8 +445,8 @@ class ConnMan:
             reason = "banned"
         elif not whitelisted and self.banman.is_discouraged(host):
             reason = "discouraged"
-        elif len(self.peers) >= self.max_connections:
-            reason = "too many connections"
+        elif self.inbound_count() >= self.max_inbound and not self._attempt_to_evict_connection():
+            reason = "too many inbound connections"
         if reason is not None:
             log.debug("connection from %s dropped (%s)", join_host_port(host, port), reason)
             with contextlib.suppress(Exception):
@@ -487,7 +564,7 @@ class ConnMan:
         outbound = sum(1 for p in self.peers.values()
                        if p.conn_type is ConnectionType.OUTBOUND_FULL_RELAY and not p.disconnecting)
         tries = 0
-        while outbound < MAX_OUTBOUND_FULL_RELAY and len(self.peers) < self.max_connections and tries < 4:
+        while outbound < min(MAX_OUTBOUND_FULL_RELAY, self.max_connections) and tries < 4:
             tries += 1
             exclude = {p.addr for p in self.peers.values()} | self._pending
             info = self.addrman.select(exclude)

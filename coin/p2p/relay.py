@@ -258,7 +258,6 @@ class TxRelay:
                 del self.requested[h]
         if mp is None or wtxid in self.recent_rejects:
             return
-        peer.last_transaction_time = int(self.cm.node.clock())
         orphans = self.orphans
 
         def accept():
@@ -306,6 +305,9 @@ class TxRelay:
                                         if p not in self.requested and p not in self.recent_rejects])
                 return
             self._rejected(peer, tx, rejection)
+        else:
+            # Core's m_last_tx_time: a transaction new to our pool (eviction protects it)
+            peer.last_transaction_time = int(self.cm.node.clock())
         for from_peer, child, r in orphan_results:
             if r is not None:
                 src = self.cm.peers.get(from_peer)

@@ -377,7 +377,6 @@ class BlockSync:
             if self.stall_timeout > BLOCK_STALLING_TIMEOUT_DEFAULT:
                 self.stall_timeout = max(BLOCK_STALLING_TIMEOUT_DEFAULT, self.stall_timeout * 0.85)
             self.schedule_request()  # refill the window now, not after validation
-        peer.last_block_time = int(self.cm.node.clock())
         # Validation runs while this peer's reader decodes the next message: received
         # blocks wait in one queue (arrival order, so the order of validation is the
         # order they came) that validation-thread jobs drain, up to MAX_BLOCKS_PER_JOB
@@ -485,6 +484,8 @@ class BlockSync:
                 self.cm.misbehaving(peer, score, f"invalid block {block.hash}: {rejection}")
         elif entry is not None:
             self._update_best_known(peer, entry)
+            # Core's m_last_block_time: a valid block (eviction protects its sender)
+            peer.last_block_time = int(self.cm.node.clock())
         self.schedule_request()
 
     def on_block_notfound(self, peer, h: bytes) -> None:

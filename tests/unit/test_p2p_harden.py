@@ -204,6 +204,94 @@ def test_the_answer_to_our_getaddr_is_accepted(tmp_path):
     run(scenario())
 
 
+# -- 2. inbound slots ---------------------------------------------------------------------------
+
+
+def test_inbound_peers_cannot_take_the_outbound_slots(tmp_path):
+    """-maxconnections=12: 2 inbound slots (12 - 8 full-relay - 2 block-relay). A third
+    inbound peer is refused when every inbound peer is protected; we still dial out."""
+    async def scenario():
+        node = StubNode(tmp_path / "n", "-maxconnections=12")
+        other = StubNode(tmp_path / "o")
+        await node.connman.start()
+        await other.connman.start()
+        try:
+            assert node.connman.max_inbound == 2
+            async with connect(node.url, compression=None) as ws1, connect(node.url, compression=None) as ws2:
+                await _handshake(ws1, node)
+                await _handshake(ws2, node)
+                async with connect(node.url, compression=None) as ws3:
+                    assert await _closed(ws3)
+                assert not await _closed(ws1, 0.2) and not await _closed(ws2, 0.2)
+                node.connman.add_node(other.address, "onetry")
+                await until(lambda: sum(p.handshake_done for p in node.connman.peers.values()) == 3,
+                            what="an outbound connection with the inbound slots full")
+        finally:
+            await other.stop()
+            await node.stop()
+
+    run(scenario())
+
+
+def test_a_full_house_evicts_the_peer_core_would(tmp_path, monkeypatch):
+    import coin.p2p.connman as connman_module
+    chosen = []
+
+    def youngest(candidates):
+        chosen.append(sorted(c.id for c in candidates))
+        return max(candidates, key=lambda c: c.connected).id
+
+    monkeypatch.setattr(connman_module, "select_node_to_evict", youngest)
+
+    async def scenario():
+        node = StubNode(tmp_path / "n", "-maxconnections=12")
+        await node.connman.start()
+        try:
+            async with connect(node.url, compression=None) as ws1, connect(node.url, compression=None) as ws2:
+                p1 = await _handshake(ws1, node)
+                p2 = await _handshake(ws2, node)
+                async with connect(node.url, compression=None) as ws3:
+                    p3 = await _handshake(ws3, node)
+                    assert chosen == [sorted((p1.id, p2.id))]
+                    assert await _closed(ws2)
+                    assert not await _closed(ws1, 0.2)
+                    assert p3.handshake_done and not p3.disconnecting
+        finally:
+            await node.stop()
+
+    run(scenario())
+
+
+def test_pending_websocket_handshakes_are_capped(tmp_path, monkeypatch):
+    import coin.p2p.connman as connman_module
+    monkeypatch.setattr(connman_module, "MAX_PENDING_HANDSHAKES", 3)
+
+    async def scenario():
+        node = StubNode(tmp_path / "n")
+        await node.connman.start()
+        silent = []
+        try:
+            for _ in range(3):
+                silent.append(await asyncio.open_connection("127.0.0.1", node.connman.port))
+            await until(lambda: node.connman.pending_handshakes == 3, what="3 pending handshakes")
+            reader, writer = await asyncio.open_connection("127.0.0.1", node.connman.port)
+            try:
+                assert await asyncio.wait_for(reader.read(), 10) == b""     # closed at once
+            except ConnectionResetError:
+                pass
+            writer.close()
+            assert node.connman.pending_handshakes == 3
+            for _r, w in silent:
+                w.close()
+            await until(lambda: node.connman.pending_handshakes == 0, what="the slots back")
+            async with connect(node.url, compression=None) as ws:
+                await _handshake(ws, node)
+        finally:
+            await node.stop()
+
+    run(scenario())
+
+
 # -- 3. CPU work off the event loop -------------------------------------------------------------
 
 
