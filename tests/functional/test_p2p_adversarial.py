@@ -4,8 +4,10 @@ completes the handshake, and garbage costs the sender its connection, never the 
 - python-bitcoinlib's message classes (its own framing, serialization and checksum)
   drive a handshake and a getheaders and decode the node's headers;
 - random bytes, a wrong magic, a lying length, a 5 MB frame, a block with a bad merkle
-  root and a flood of full inv messages each end the sender's connection; the node
-  keeps serving RPC and accepts the next honest peer.
+  root, a flood of full inv messages, five inv messages over MAX_INV_SZ (20 each, as
+  Core) and a `mempool` request (we offer no NODE_BLOOM) each end the sender's
+  connection; the node keeps serving RPC and accepts the next honest peer;
+- a version message with fields of a later protocol version is accepted.
 """
 
 import os
@@ -24,8 +26,16 @@ from websockets.sync.client import connect
 
 from coin.crypto.address import script_to_address
 from coin.p2p.framing import encode_frame
-from coin.p2p.messages import InvVector, MsgBlock, MsgInv, MsgVerack, MsgVersion, encode_message
-from coin.p2p.protocol import MSG_TX
+from coin.p2p.messages import (
+    InvVector,
+    MsgBlock,
+    MsgInv,
+    MsgMempool,
+    MsgVerack,
+    MsgVersion,
+    encode_message,
+)
+from coin.p2p.protocol import MAX_INV_SZ, MSG_TX
 from coin.params import get_params
 from coin.primitives import Block
 
@@ -145,6 +155,22 @@ def test_python_bitcoinlib_client_handshakes_and_receives_headers(node):
         bitcoin.SelectParams("mainnet")
 
 
+def test_version_with_future_fields_is_accepted(node):
+    """Core reads the version fields it knows and ignores the rest."""
+    payload = MsgVersion(version=70016, services=9, timestamp=int(time.time()),
+                         nonce=int.from_bytes(os.urandom(8), "little"), user_agent="/future:0/",
+                         start_height=0, relay=True).to_payload() + b"\x00\x01future"
+    with _ws(node) as ws:
+        ws.send(encode_frame(REGTEST.magic, "version", payload))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if ws.recv(timeout=20)[4:16].rstrip(b"\x00") == b"verack":
+                break
+        ws.send(encode_message(REGTEST.magic, MsgVerack()))
+        wait_until(lambda: any(p["subver"] == "/future:0/" for p in node.getpeerinfo()), 20,
+                   what="the peer with future version fields")
+
+
 def _garbage_random(ws):
     ws.send(os.urandom(100))
 
@@ -181,6 +207,21 @@ def _garbage_inv_flood(ws):
         ws.send(encode_message(REGTEST.magic, inv))
 
 
+def _garbage_oversized_inv(ws):
+    """Core's Misbehaving(20) per inv over MAX_INV_SZ: the fifth costs the connection."""
+    _handshake(ws)
+    count = MAX_INV_SZ + 1
+    payload = b"\xfd" + count.to_bytes(2, "little") + (MSG_TX.to_bytes(4, "little") + bytes(32)) * count
+    for _ in range(5):
+        ws.send(encode_frame(REGTEST.magic, "inv", payload))
+
+
+def _garbage_mempool_request(ws):
+    """`mempool` without NODE_BLOOM or the whitelist: Core disconnects (no score)."""
+    _handshake(ws)
+    ws.send(encode_message(REGTEST.magic, MsgMempool()))
+
+
 # name -> (send the garbage, what the node logs when it drops the sender)
 GARBAGE = {
     "random-bytes": (_garbage_random, "invalid frame from peer="),
@@ -189,6 +230,8 @@ GARBAGE = {
     "5MB-frame": (_garbage_5mb, "message larger than the frame limit"),
     "invalid-block": (_garbage_invalid_block, "bad-txnmrklroot"),
     "inv-flood": (_garbage_inv_flood, "inventory flood"),
+    "oversized-inv": (_garbage_oversized_inv, f"inv message size = {MAX_INV_SZ + 1}"),
+    "mempool-request": (_garbage_mempool_request, "mempool request with bloom filters disabled"),
 }
 
 
