@@ -69,6 +69,9 @@ def test_reset_and_str_items():
     assert "10.0.0.2:8333" not in f
     f.clear()
     assert "10.0.0.1:8333" not in f
+    f.reset()
+    f.add("10.0.0.3:8333")                          # the (lazy) reset happens here
+    assert "10.0.0.3:8333" in f and "10.0.0.1:8333" not in f
 
 
 def test_positions_depend_on_a_per_filter_salt():
