@@ -68,11 +68,10 @@ def _wait(predicate, timeout: float, what: str, interval: float = 0.005) -> floa
 @benchmark("p2p.ibd")
 def ibd() -> Measure:
     """Sync 1,000 blocks / 5,000+ txs from one peer over loopback vs connecting them in-process."""
-    from coin.regtest.framework import TestNode
-
     from coin.chain.chainstate import ChainState
     from coin.params import get_params
     from coin.primitives import Block
+    from coin.regtest.framework import TestNode
 
     quick = bool(os.environ.get(QUICK_ENV))
     blocks, path = ibd_chain(quick)
@@ -131,10 +130,10 @@ def ibd() -> Measure:
 def _relay_network():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from blockbuilder import BlockBuilder
-    from coin.regtest.framework import Network
 
     from coin.crypto.address import script_to_address
     from coin.params import get_params
+    from coin.regtest.framework import Network
 
     builder = BlockBuilder(seed=b"p2p relay bench")
     net = Network(5, "line")

@@ -84,12 +84,11 @@ def sync_rate() -> Measure:
 @benchmark("wallet.send")
 def send_time() -> Measure:
     """Build, sign and broadcast a payment from 1,000 UTXOs (s) vs sendrawtransaction alone."""
+    from coin.crypto.address import p2wpkh_script, script_to_address
+    from coin.params import get_params
     from coin.regtest.framework import TestNode
     from coin.wallet.spend import COIN, FeeRate, send
     from coin.wallet.sync import ChainFollower
-
-    from coin.crypto.address import p2wpkh_script, script_to_address
-    from coin.params import get_params
 
     n = _blocks(1000)
     params = get_params("regtest")

@@ -50,6 +50,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from coin.crypto.address import p2wpkh_script, script_to_address
+from coin.crypto.hashes import hash160
+from coin.params import get_params
 from coin.regtest import walletcli
 from coin.regtest.framework import Network, pid_alive
 from coin.regtest.state import (
@@ -60,10 +63,6 @@ from coin.regtest.state import (
     remove_state,
     write_state,
 )
-
-from coin.crypto.address import p2wpkh_script, script_to_address
-from coin.crypto.hashes import hash160
-from coin.params import get_params
 from coin.rpc.client import RPCClient
 from coin.rpc.errors import RPCError
 

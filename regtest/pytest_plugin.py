@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from coin.regtest.framework import Network, TestNode
 
 __all__ = ["make_network", "make_node", "regtest_node"]

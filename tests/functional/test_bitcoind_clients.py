@@ -27,8 +27,8 @@ from bitcoin.core import (
 )
 from bitcoin.core.script import SIGHASH_ALL, CScript, CScriptWitness, SignatureHash
 from bitcoin.wallet import CBitcoinSecret, P2PKHBitcoinAddress, P2WPKHBitcoinAddress
-from coin.regtest.framework import TestNode
 
+from coin.regtest.framework import TestNode
 from coin.rpc.auth import read_cookie
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from bitcoin.core import CBlock
-from coin.regtest.framework import TestNode, wait_until
 
+from coin.regtest.framework import TestNode, wait_until
 from coin.rpc.client import RPCClientError
 from coin.rpc.errors import RPCError
 

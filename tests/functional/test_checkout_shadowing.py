@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+
 from coin.regtest.framework import cli_command, coind_command
 from coin.regtest.walletcli import wallet_command
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import pytest
+
 from coin.regtest.framework import TestNode, cli_command, free_port, run_cli
 
 

@@ -7,10 +7,10 @@ import signal
 import subprocess
 
 import pytest
-from coin.regtest.framework import TestNode, coind_command, free_port, wait_until
 
 from coin.config import parse_args
 from coin.node import Node
+from coin.regtest.framework import TestNode, coind_command, free_port, wait_until
 from coin.rpc.client import RPCClient
 from coin.rpc.errors import RPCError
 

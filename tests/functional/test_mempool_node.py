@@ -28,8 +28,8 @@ from bitcoin.core.script import (
     SignatureHash,
 )
 from bitcoin.wallet import CBitcoinSecret, P2PKHBitcoinAddress
-from coin.regtest.framework import TestNode
 
+from coin.regtest.framework import TestNode
 from coin.rpc.errors import RPCError
 
 KEY = CBitcoinSecret.from_secret_bytes(b"\x03" * 32)

@@ -20,7 +20,6 @@ from bitcoin.core import CBlockHeader, lx
 from bitcoin.core.serialize import VarIntSerializer
 from bitcoin.messages import MsgSerializable, msg_getheaders, msg_headers, msg_verack, msg_version
 from blockbuilder import BlockBuilder
-from coin.regtest.framework import wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -38,6 +37,7 @@ from coin.p2p.messages import (
 from coin.p2p.protocol import MAX_INV_SZ, MSG_TX
 from coin.params import get_params
 from coin.primitives import Block
+from coin.regtest.framework import wait_until
 
 REGTEST = get_params("regtest")
 MAINNET = get_params("main")

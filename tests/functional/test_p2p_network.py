@@ -16,11 +16,11 @@ import time
 
 import pytest
 from blockbuilder import BlockBuilder, Utxo
-from coin.regtest.framework import wait_until
 
 from coin.crypto.address import script_to_address
 from coin.params import get_params
 from coin.primitives import Block, OutPoint
+from coin.regtest.framework import wait_until
 
 REGTEST = get_params("regtest")
 

@@ -13,6 +13,7 @@ import sys
 import tempfile
 
 import pytest
+
 from coin.regtest import cli
 from coin.regtest.framework import pid_alive, wait_until
 from coin.regtest.state import STATE_FILENAME

@@ -13,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from coin.regtest.cli import fallback_address
 from coin.regtest.framework import (
     Network,
@@ -24,7 +25,6 @@ from coin.regtest.framework import (
     topology_edges,
     wait_until,
 )
-
 from coin.rpc.client import ConnectionFailed, RPCClient
 from coin.rpc.errors import RPCError
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 from blockbuilder import BlockBuilder, Utxo
-from coin.regtest.cli import fallback_address
 
 from coin.crypto.address import script_to_address
 from coin.params import get_params
 from coin.primitives import Block, OutPoint
+from coin.regtest.cli import fallback_address
 from coin.rpc.metrics import Histogram, escape_label, format_value
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (\S+)$')

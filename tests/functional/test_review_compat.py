@@ -18,6 +18,7 @@ from bitcoin.core import (
     lx,
 )
 from bitcoin.core.script import OP_TRUE, CScript
+
 from coin.regtest.framework import TestNode
 
 P2WPKH = "bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c"

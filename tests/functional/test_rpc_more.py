@@ -39,9 +39,9 @@ from bitcoin.core.script import (
     SignatureHash,
 )
 from bitcoin.wallet import CBitcoinSecret
-from coin.regtest.framework import TestNode
 
 from coin.crypto.base58 import b58check_decode, b58check_encode
+from coin.regtest.framework import TestNode
 from coin.rpc.errors import RPCError
 from coin.script.descriptor import descsum_check, descsum_create
 

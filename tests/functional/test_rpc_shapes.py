@@ -8,8 +8,8 @@ import bitcoin
 import pytest
 from bitcoin.core import CTransaction, b2lx, x
 from bitcoin.wallet import CBitcoinAddress
-from coin.regtest.framework import TestNode
 
+from coin.regtest.framework import TestNode
 from coin.rpc.errors import RPCError
 from coin.script.descriptor import descsum_check, descsum_create
 

@@ -7,6 +7,7 @@ import stat
 
 import bitcoin.rpc
 import pytest
+
 from coin.regtest.framework import TestNode
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 import bitcoin
 import pytest
 from bitcoin.wallet import CBitcoinSecret, P2WPKHBitcoinAddress
+
 from coin.wallet import cli
 
 COIN = 100_000_000

@@ -10,6 +10,10 @@ import bitcoin
 import pytest
 from bitcoin.core import CScript
 from bitcoin.wallet import CBitcoinAddress, CBitcoinSecret
+
+from coin.crypto.hashes import hash160
+from coin.crypto.keys import wif_encode
+from coin.params import get_params
 from coin.wallet.accounts import (
     CHANGE,
     GAP_LIMIT,
@@ -22,10 +26,6 @@ from coin.wallet.accounts import (
 )
 from coin.wallet.bip32 import HARDENED, ExtendedKey
 from coin.wallet.bip39 import mnemonic_to_seed
-
-from coin.crypto.hashes import hash160
-from coin.crypto.keys import wif_encode
-from coin.params import get_params
 
 MAIN = get_params("main")
 REGTEST = get_params("regtest")

@@ -6,6 +6,11 @@ package's independent master-key code and libsecp256k1 (coincurve) are oracles.
 
 import coincurve
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mnemonic import Mnemonic
+
+from coin.params import get_params
 from coin.wallet.bip32 import (
     HARDENED,
     ExtendedKey,
@@ -15,11 +20,6 @@ from coin.wallet.bip32 import (
     parse_path,
     version_for,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from mnemonic import Mnemonic
-
-from coin.params import get_params
 
 MAIN = get_params("main")
 REGTEST = get_params("regtest")

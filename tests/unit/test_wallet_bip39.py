@@ -4,6 +4,8 @@ import hashlib
 import unicodedata
 
 import pytest
+from mnemonic import Mnemonic
+
 from coin.wallet.bip39 import (
     InvalidMnemonic,
     entropy_to_mnemonic,
@@ -13,7 +15,6 @@ from coin.wallet.bip39 import (
     normalize_mnemonic,
     validate_mnemonic,
 )
-from mnemonic import Mnemonic
 
 ABOUT = "abandon " * 11 + "about"
 

@@ -10,12 +10,12 @@ import socket
 from decimal import Decimal
 
 import pytest
-from coin.wallet import cli, crypter
-from coin.wallet.spend import COIN
 from test_wallet_sync import OTHER, SUBSIDY, FakeNode
 
 from coin.crypto.address import address_to_script, script_to_address
 from coin.params import get_params
+from coin.wallet import cli, crypter
+from coin.wallet.spend import COIN
 
 REGTEST = get_params("regtest")
 WORDS = "legal winner thank year wave sausage worth useful legal winner thank yellow"

@@ -13,6 +13,12 @@ import coincurve
 import pytest
 from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CScript
 from bitcoin.core.script import SIGVERSION_BASE, SIGVERSION_WITNESS_V0, SignatureHash
+
+from coin.crypto import ecc
+from coin.crypto.address import p2pkh_script, p2sh_script, p2tr_script, p2wpkh_script, p2wsh_script
+from coin.crypto.hashes import hash160
+from coin.primitives import OutPoint, Transaction, TxIn, TxOut
+from coin.script import STANDARD_SCRIPT_VERIFY_FLAGS, verify_input
 from coin.wallet.accounts import ScriptType, scripts_for_pubkey
 from coin.wallet.spend import (
     DUMMY_SIGNATURE_SIZE,
@@ -32,12 +38,6 @@ from coin.wallet.spend import (
     select_coins_largest_first,
     sign_transaction,
 )
-
-from coin.crypto import ecc
-from coin.crypto.address import p2pkh_script, p2sh_script, p2tr_script, p2wpkh_script, p2wsh_script
-from coin.crypto.hashes import hash160
-from coin.primitives import OutPoint, Transaction, TxIn, TxOut
-from coin.script import STANDARD_SCRIPT_VERIFY_FLAGS, verify_input
 
 TYPES = list(ScriptType)
 OUT_SCRIPTS = [p2wpkh_script(b"\x01" * 20), p2pkh_script(b"\x02" * 20), p2sh_script(b"\x03" * 20),

@@ -9,15 +9,15 @@ import sqlite3
 import stat
 
 import pytest
+
+from coin.crypto.keys import wif_encode
+from coin.params import get_params
+from coin.primitives import OutPoint, Transaction, TxIn, TxOut
 from coin.wallet import crypter, store
 from coin.wallet.accounts import CHANGE, GAP_LIMIT, RECEIVE, ScriptType
 from coin.wallet.bip32 import ExtendedKey
 from coin.wallet.bip39 import InvalidMnemonic, mnemonic_to_seed
 from coin.wallet.store import WalletError, WalletLocked, WrongPassphrase
-
-from coin.crypto.keys import wif_encode
-from coin.params import get_params
-from coin.primitives import OutPoint, Transaction, TxIn, TxOut
 
 PASS = "correct horse battery staple"
 WORDS = "legal winner thank year wave sausage worth useful legal winner thank yellow"

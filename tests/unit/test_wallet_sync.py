@@ -10,6 +10,12 @@ import re
 from decimal import Decimal
 
 import pytest
+
+from coin.crypto.address import p2wpkh_script
+from coin.params import get_params
+from coin.primitives import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut, merkle_root
+from coin.rpc.client import RPCError
+from coin.script import STANDARD_SCRIPT_VERIFY_FLAGS, verify_input
 from coin.wallet import crypter, store
 from coin.wallet.accounts import CHANGE, RECEIVE, ScriptType
 from coin.wallet.history import get_balances, list_transactions, list_unspent
@@ -22,12 +28,6 @@ from coin.wallet.spend import (
     send,
 )
 from coin.wallet.sync import ChainFollower
-
-from coin.crypto.address import p2wpkh_script
-from coin.params import get_params
-from coin.primitives import Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut, merkle_root
-from coin.rpc.client import RPCError
-from coin.script import STANDARD_SCRIPT_VERIFY_FLAGS, verify_input
 
 REGTEST = get_params("regtest")
 PASS = "pw"

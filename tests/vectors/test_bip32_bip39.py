@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from coin.params import get_params
 from coin.wallet.bip32 import HARDENED, ExtendedKey, decode_extended_key
 from coin.wallet.bip39 import (
     InvalidMnemonic,
@@ -19,8 +21,6 @@ from coin.wallet.bip39 import (
     mnemonic_to_seed,
     validate_mnemonic,
 )
-
-from coin.params import get_params
 
 MAIN = get_params("main")
 
