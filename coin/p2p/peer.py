@@ -33,7 +33,7 @@ import enum
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 
 from websockets.exceptions import ConnectionClosed
 
@@ -44,7 +44,6 @@ from coin.p2p.protocol import MAX_ADDR_TO_SEND
 __all__ = [
     "Peer",
     "ConnectionType",
-    "LimitedSet",
     "TokenBucket",
     "PING_INTERVAL",
     "TIMEOUT_INTERVAL",
@@ -74,37 +73,6 @@ class ConnectionType(enum.Enum):
     MANUAL = "manual"
     ADDR_FETCH = "addr-fetch"
     FEELER = "feeler"
-
-
-class LimitedSet:
-    """A set that forgets its oldest members beyond `limit` (Core's rolling filters)."""
-
-    __slots__ = ("_items", "limit")
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self._items: OrderedDict[Hashable, None] = OrderedDict()
-
-    def add(self, item: Hashable) -> None:
-        items = self._items
-        if item in items:
-            items.move_to_end(item)
-            return
-        items[item] = None
-        if len(items) > self.limit:
-            items.popitem(last=False)
-
-    def discard(self, item: Hashable) -> None:
-        self._items.pop(item, None)
-
-    def __contains__(self, item: Hashable) -> bool:
-        return item in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 class TokenBucket:
