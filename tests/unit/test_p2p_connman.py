@@ -9,76 +9,27 @@ whitelisted), self-connections, setnetworkactive.
 """
 
 import asyncio
-import functools
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
-from blockbuilder import BlockBuilder
+from p2p_support import REGTEST, StubNode, make_builder, run, until
 from websockets.asyncio.client import connect
 
-from coin.chain.chainstate import ChainState
 from coin.config import NODE_ARGS, parse_args
 from coin.mempool.orphans import DEFAULT_MAX_ORPHAN_TRANSACTIONS, ORPHAN_TX_EXPIRE_TIME, OrphanPool
-from coin.mempool.pool import Mempool
 from coin.p2p.connman import ConnMan
 from coin.p2p.framing import decode_frame
 from coin.p2p.messages import MsgPing, MsgTx, MsgVerack, MsgVersion, encode_message, parse_message
 from coin.p2p.peer import ConnectionType
 from coin.p2p.protocol import MSG_WITNESS_TX
-from coin.params import get_params
 from coin.primitives import OutPoint, Transaction, TxIn, TxOut
-
-REGTEST = get_params("regtest")
-
-
-class StubNode:
-    """What ConnMan needs of a Node: params, config, clock, datadir, chain, pool, run_validation."""
-
-    def __init__(self, datadir, *args):
-        datadir.mkdir(parents=True, exist_ok=True)
-        self.config = parse_args(["-regtest", f"-datadir={datadir}", "-port=0", "-bind=127.0.0.1", *args],
-                                 args=NODE_ARGS)
-        self.params = REGTEST
-        self.clock = time.time
-        self.net_datadir = self.config.net_datadir
-        self.net_datadir.mkdir(parents=True, exist_ok=True)
-        self.chainstate = ChainState(REGTEST, self.net_datadir, script_threads=1)
-        self.mempool = Mempool(REGTEST, self.chainstate)
-        self.mempool.connect_to_chain(self.chainstate)
-        self._ex = ThreadPoolExecutor(1)
-        self.connman = ConnMan(self)
-
-    async def run_validation(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._ex, functools.partial(fn, *args))
-
-    async def stop(self):
-        await self.connman.stop()
-        await self.run_validation(self.chainstate.close)
-        self._ex.shutdown()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.connman.port}"
-
-
-async def until(predicate, timeout: float = 20.0, what: str = "a condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
 
 
 @pytest.fixture
 def builder():
-    return BlockBuilder(time=int(time.time()) - 3 * 3600)
+    return make_builder()
 
 
 def test_headers_first_sync_and_reorg(tmp_path, builder):

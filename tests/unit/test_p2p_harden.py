@@ -17,20 +17,15 @@ WebSocket clients as scripted peers:
 """
 
 import asyncio
-import functools
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from blockbuilder import BlockBuilder
+from p2p_support import REGTEST, StubNode, make_builder, run, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from coin.chain.chainstate import ChainState
-from coin.config import NODE_ARGS, parse_args
-from coin.mempool.pool import Mempool
 from coin.p2p.framing import decode_frame, encode_frame
 from coin.p2p.messages import (
     InvVector,
@@ -55,63 +50,14 @@ from coin.p2p.protocol import (
     NODE_NETWORK,
     NODE_WITNESS,
 )
-from coin.params import get_params
 from coin.primitives import Block
 
-REGTEST = get_params("regtest")
 FULL_SERVICES = int(NODE_NETWORK | NODE_WITNESS)
-
-
-class StubNode:
-    """What ConnMan needs of a Node: params, config, clock, datadir, chain, pool, run_validation."""
-
-    def __init__(self, datadir, *args):
-        from coin.p2p.connman import ConnMan
-        datadir.mkdir(parents=True, exist_ok=True)
-        self.config = parse_args(["-regtest", f"-datadir={datadir}", "-port=0", "-bind=127.0.0.1", *args],
-                                 args=NODE_ARGS)
-        self.params = REGTEST
-        self.clock = time.time
-        self.net_datadir = self.config.net_datadir
-        self.net_datadir.mkdir(parents=True, exist_ok=True)
-        self.chainstate = ChainState(REGTEST, self.net_datadir, script_threads=1)
-        self.mempool = Mempool(REGTEST, self.chainstate)
-        self.mempool.connect_to_chain(self.chainstate)
-        self._ex = ThreadPoolExecutor(1, thread_name_prefix="validation")
-        self.connman = ConnMan(self)
-
-    async def run_validation(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._ex, functools.partial(fn, *args))
-
-    async def stop(self):
-        await self.connman.stop()
-        await self.run_validation(self.chainstate.close)
-        self._ex.shutdown()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.connman.port}"
-
-    @property
-    def url(self) -> str:
-        return f"ws://{self.address}/"
-
-
-async def until(predicate, timeout: float = 20.0, what: str = "a condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
 
 
 @pytest.fixture
 def builder():
-    return BlockBuilder(time=int(time.time()) - 3 * 3600)
+    return make_builder()
 
 
 def _send(ws, msg):
