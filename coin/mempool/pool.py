@@ -958,6 +958,14 @@ class Mempool:
         with them; clear their prioritisation; feed the fee estimator; let the rolling
         minimum fee start decaying."""
         with self._lock:
+            if not (self._entries or self._spenders or self._deltas or self._disconnected):
+                # An empty pool (initial block download): nothing to remove, only the
+                # estimator's and the rolling fee's per-block bookkeeping.
+                if self.fee_estimator is not None:
+                    self.fee_estimator.process_block(entry.height, ())
+                self._last_rolling_update = int(self.clock())
+                self._block_since_bump = True
+                return
             confirmed = []
             queued = {tx.txid_bytes for tx in block.txs}
             if self._disconnected:
