@@ -92,6 +92,8 @@ class _TxConfirmStats:
 
     def clear_current(self, height: int) -> None:
         row = self.unconf[height % len(self.unconf)]
+        if not any(row):
+            return  # nothing tracked at that height: adding zeros would change nothing
         for j, n in enumerate(row):
             self.old_unconf[j] += n
             row[j] = 0
