@@ -21,7 +21,6 @@ from coin.consensus.pow import get_difficulty
 from coin.mempool.entry import MEMPOOL_HEIGHT
 from coin.primitives import OutPoint
 from coin.rpc.core_write import (
-    amount,
     block_to_json,
     chainwork_hex,
     header_to_json,
@@ -35,8 +34,14 @@ from coin.rpc.errors import (
     RPC_MISC_ERROR,
     RPCError,
 )
-from coin.rpc.table import Param, RPCContext, get_int, rpc_method
-from coin.rpc.util import help_example_cli, help_example_rpc, parse_hash_v
+from coin.rpc.table import Param, RPCContext, rpc_method
+from coin.rpc.util import (
+    help_example_cli,
+    help_example_rpc,
+    parse_hash_v,
+    parse_verbosity,
+    value_from_amount,
+)
 
 __all__ = [
     "getbestblockhash",
@@ -59,16 +64,6 @@ def _entry_or_raise(chainstate, hash_bytes: bytes):
     if entry is None:
         raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
     return entry
-
-
-def _verbosity(value: Any, default: int) -> int:
-    """Core's ParseVerbosity: a boolean (true = 1, false = 0), or getInt<int> (-1 ``JSON
-    integer out of range``, -3 for another JSON type)."""
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return 1 if value else 0
-    return get_int(value, "int")
 
 
 @rpc_method(
@@ -206,7 +201,7 @@ async def getblockheader(ctx: RPCContext, blockhash: str, verbose: bool) -> Any:
 )
 async def getblock(ctx: RPCContext, blockhash: str, verbosity: Any) -> Any:
     hash_bytes = parse_hash_v(blockhash, "blockhash")
-    level = _verbosity(verbosity, 1)
+    level = parse_verbosity(verbosity, 1)
     cs = ctx.node.chainstate
     params = ctx.node.params
 
@@ -273,7 +268,7 @@ async def gettxout(ctx: RPCContext, txid: str, n: int, include_mempool: bool) ->
         return {
             "bestblock": cs.tip.hash,
             "confirmations": confirmations,
-            "value": amount(coin.output.value),
+            "value": value_from_amount(coin.output.value),
             "scriptPubKey": script_to_univ(coin.output.script_pubkey, node.params),
             "coinbase": coin.is_coinbase,
         }
@@ -311,7 +306,7 @@ async def gettxoutsetinfo(ctx: RPCContext, hash_type: str, hash_or_height: Any, 
     }
     if hash_type == "hash_serialized_3":
         out["hash_serialized_3"] = stats.hash_serialized_hex
-    out["total_amount"] = amount(stats.total_amount)
+    out["total_amount"] = value_from_amount(stats.total_amount)
     out["transactions"] = stats.transactions
     out["disk_size"] = stats.disk_size
     return out

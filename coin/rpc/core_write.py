@@ -11,22 +11,17 @@ Amounts are `Decimal` with 8 places (printed `50.00000000`); hashes display hex.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from coin.consensus.pow import bits_to_target, get_difficulty
 from coin.crypto.address import script_to_address
 from coin.primitives import Block, Transaction
+from coin.rpc.util import value_from_amount
 from coin.script.descriptor import infer_descriptor
 from coin.script.standard import classify, script_to_asm
 
 __all__ = ["script_to_univ", "script_sig_to_univ", "tx_to_univ", "header_to_json",
-           "block_to_json", "amount", "chainwork_hex", "target_hex"]
-
-
-def amount(sats: int) -> Decimal:
-    """Satoshis as Core prints BTC amounts: a number with exactly 8 decimals."""
-    return Decimal(sats).scaleb(-8)
+           "block_to_json", "chainwork_hex", "target_hex"]
 
 
 def chainwork_hex(work: int) -> str:
@@ -99,18 +94,18 @@ def tx_to_univ(tx: Transaction, params, *, block_hash: str | None = None, includ
                 item["prevout"] = {
                     "generated": spent.is_coinbase,
                     "height": spent.height,
-                    "value": amount(spent.output.value),
+                    "value": value_from_amount(spent.output.value),
                     "scriptPubKey": script_to_univ(spent.output.script_pubkey, params),
                 }
         item["sequence"] = txin.sequence
         vin.append(item)
     entry["vin"] = vin
     entry["vout"] = [
-        {"value": amount(out.value), "n": n, "scriptPubKey": script_to_univ(out.script_pubkey, params)}
+        {"value": value_from_amount(out.value), "n": n, "scriptPubKey": script_to_univ(out.script_pubkey, params)}
         for n, out in enumerate(tx.outputs)
     ]
     if have_undo:
-        entry["fee"] = amount(amt_in - sum(out.value for out in tx.outputs))
+        entry["fee"] = value_from_amount(amt_in - sum(out.value for out in tx.outputs))
     if block_hash is not None:
         entry["blockhash"] = block_hash
     if include_hex:

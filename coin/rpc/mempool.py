@@ -10,7 +10,6 @@ contain mempool sequence values.``; savemempool -1 ``The mempool was not loaded 
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from coin.mempool.persist import save_mempool
@@ -21,20 +20,16 @@ from coin.rpc.errors import (
     RPCError,
 )
 from coin.rpc.table import Param, RPCContext, rpc_method
-from coin.rpc.util import help_example_cli, parse_hash_v
+from coin.rpc.util import help_example_cli, parse_hash_v, value_from_amount
 
 __all__ = ["getmempoolancestors", "getmempooldescendants", "getmempoolentry", "getmempoolinfo",
            "getrawmempool", "savemempool", "entry_to_json"]
 
 
-def _btc(sats: int) -> Decimal:
-    return Decimal(sats).scaleb(-8)
-
-
 def entry_to_json(info: dict[str, Any]) -> dict[str, Any]:
     """Core's entryToJSON from the pool's satoshi-denominated entry_info."""
     out = dict(info)
-    out["fees"] = {k: _btc(v) for k, v in info["fees"].items()}
+    out["fees"] = {k: value_from_amount(v) for k, v in info["fees"].items()}
     return out
 
 
@@ -142,7 +137,7 @@ async def getmempoolinfo(ctx: RPCContext) -> dict[str, Any]:
     info = await ctx.node.run_validation(ctx.node.mempool.info)
     out = dict(info)
     for key in ("total_fee", "mempoolminfee", "minrelaytxfee", "incrementalrelayfee"):
-        out[key] = _btc(info[key])
+        out[key] = value_from_amount(info[key])
     return out
 
 

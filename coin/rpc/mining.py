@@ -48,7 +48,13 @@ from coin.rpc.errors import (
     RPCError,
 )
 from coin.rpc.table import Param, RPCContext, rpc_method
-from coin.rpc.util import help_example_cli, help_example_rpc, is_hex, parse_hash_v
+from coin.rpc.util import (
+    help_example_cli,
+    help_example_rpc,
+    is_hex,
+    parse_hash_v,
+    value_from_amount,
+)
 from coin.script.descriptor import InvalidDescriptor, descriptor_to_script
 from coin.serialize import DecodeError
 
@@ -446,7 +452,7 @@ async def estimatesmartfee(ctx: RPCContext, conf_target: int, estimate_mode: str
             return {"errors": ["Insufficient data or no feerate found"], "blocks": 0}
         result = smart_fee_result(pool.fee_estimator, pool, conf_target, mode)
         if "feerate" in result:
-            result["feerate"] = Decimal(result["feerate"]).scaleb(-8)
+            result["feerate"] = value_from_amount(result["feerate"])
         return result
 
     return await node.run_validation(estimate)

@@ -22,7 +22,6 @@ from typing import Any
 import coin
 from coin.p2p.banman import parse_subnet
 from coin.p2p.protocol import PROTOCOL_VERSION, ServiceFlags
-from coin.rpc.core_write import amount
 from coin.rpc.errors import (
     RPC_CLIENT_INVALID_IP_OR_SUBNET,
     RPC_CLIENT_NODE_ALREADY_ADDED,
@@ -35,7 +34,7 @@ from coin.rpc.errors import (
     RPCError,
 )
 from coin.rpc.table import Param, RPCContext, rpc_method
-from coin.rpc.util import help_example_cli, help_example_rpc
+from coin.rpc.util import help_example_cli, help_example_rpc, value_from_amount
 
 __all__ = [
     "CLIENT_VERSION",
@@ -179,7 +178,7 @@ def _peer_info(peer, now_mono: float) -> dict[str, Any]:
         "addr_processed": peer.addr_processed,
         "addr_rate_limited": peer.addr_rate_limited,
         "permissions": ["noban"] if peer.whitelisted else [],
-        "minfeefilter": amount(peer.fee_filter),
+        "minfeefilter": value_from_amount(peer.fee_filter),
         "bytessent_per_msg": dict(sorted(peer.bytes_sent_per_msg.items())),
         "bytesrecv_per_msg": dict(sorted(peer.bytes_recv_per_msg.items())),
         "connection_type": peer.conn_type.value,
@@ -258,8 +257,8 @@ def getnetworkinfo(ctx: RPCContext) -> dict[str, Any]:
         "connections_in": inbound,
         "connections_out": outbound,
         "networks": networks,
-        "relayfee": amount(_relay_fee(ctx)),
-        "incrementalfee": amount(_incremental_fee(ctx)),
+        "relayfee": value_from_amount(_relay_fee(ctx)),
+        "incrementalfee": value_from_amount(_incremental_fee(ctx)),
         "localaddresses": local,
         "warnings": [],
     }

@@ -45,7 +45,13 @@ from coin.rpc.errors import (
 )
 from coin.rpc.table import Param, RPCContext, get_int, rpc_method
 from coin.rpc.univalue import type_name
-from coin.rpc.util import amount_from_value, help_example_cli, parse_hash_v
+from coin.rpc.util import (
+    amount_from_value,
+    help_example_cli,
+    parse_hash_v,
+    parse_verbosity,
+    value_from_amount,
+)
 from coin.script.opcodes import OP_RETURN, iter_script
 from coin.script.standard import build_script, classify
 from coin.serialize import DecodeError
@@ -247,15 +253,6 @@ def createrawtransaction(ctx: RPCContext, inputs: list, outputs: Any, locktime: 
 # -- reading ----------------------------------------------------------------------------
 
 
-def _verbosity(value: Any) -> int:
-    """Core's ParseVerbosity: a boolean (true = 1, false = 0) or getInt<int>."""
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        return 1 if value else 0
-    return get_int(value, "int")
-
-
 @rpc_method(
     "getrawtransaction",
     "rawtransactions",
@@ -274,7 +271,7 @@ def _verbosity(value: Any) -> int:
 )
 async def getrawtransaction(ctx: RPCContext, txid: str, verbosity: Any, blockhash: str | None) -> Any:
     txid_bytes = parse_hash_v(txid, "parameter 1")
-    level = _verbosity(verbosity)
+    level = parse_verbosity(verbosity, 0)
     block_hash_bytes = parse_hash_v(blockhash, "parameter 3") if blockhash is not None else None
     node = ctx.node
     params = node.params
@@ -433,8 +430,8 @@ async def testmempoolaccept(ctx: RPCContext, rawtxs: list, maxfeerate: Any) -> l
             item["allowed"] = True
             item["vsize"] = r.vsize
             item["fees"] = {
-                "base": Decimal(r.fee).scaleb(-8),
-                "effective-feerate": Decimal(r.effective_feerate).scaleb(-8),
+                "base": value_from_amount(r.fee),
+                "effective-feerate": value_from_amount(r.effective_feerate),
                 "effective-includes": [tx.wtxid],
             }
             results.append(item)

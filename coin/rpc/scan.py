@@ -31,7 +31,6 @@ import weakref
 from typing import Any
 
 from coin.chain import layout
-from coin.rpc.core_write import amount
 from coin.rpc.errors import (
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_INVALID_PARAMETER,
@@ -40,7 +39,7 @@ from coin.rpc.errors import (
 )
 from coin.rpc.table import Param, RPCContext, get_int, rpc_method
 from coin.rpc.univalue import type_name
-from coin.rpc.util import help_example_cli, help_example_rpc
+from coin.rpc.util import help_example_cli, help_example_rpc, value_from_amount
 from coin.script.descriptor import InvalidDescriptor, Provider, infer_descriptor, parse_descriptor
 
 __all__ = ["eval_descriptor_string_or_object", "parse_descriptor_range", "scantxoutset"]
@@ -240,7 +239,7 @@ async def scantxoutset(ctx: RPCContext, action: str, scanobjects: list | None) -
             "vout": index,
             "scriptPubKey": script.hex(),
             "desc": needles[script],
-            "amount": amount(value),
+            "amount": value_from_amount(value),
             "coinbase": coinbase,
             "height": height,
             "blockhash": tip.get_ancestor(height).hash,
@@ -252,5 +251,5 @@ async def scantxoutset(ctx: RPCContext, action: str, scanobjects: list | None) -
         "height": tip.height,
         "bestblock": tip.hash,
         "unspents": unspents,
-        "total_amount": amount(total),
+        "total_amount": value_from_amount(total),
     }

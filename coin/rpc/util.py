@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from coin.rpc.errors import RPC_INVALID_PARAMETER, RPC_TYPE_ERROR, RPCError
+from coin.rpc.table import get_int
 from coin.rpc.univalue import RawNumber
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "money_range",
     "parse_hash_v",
     "parse_hex_v",
+    "parse_verbosity",
     "value_from_amount",
 ]
 
@@ -121,6 +123,16 @@ def value_from_amount(amount: int) -> Decimal:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise TypeError("amount must be integer satoshis")
     return Decimal(amount).scaleb(-8)
+
+
+def parse_verbosity(value: Any, default: int) -> int:
+    """Core's ParseVerbosity: null is `default`, a boolean is 1 / 0, else getInt<int>
+    (-1 ``JSON integer out of range``, -3 for another JSON type)."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return 1 if value else 0
+    return get_int(value, "int")
 
 
 def help_example_cli(method: str, args: str = "") -> str:
