@@ -341,10 +341,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         if wallet is not None:
             w.sync()
             wallet["balance"] = str(w.getbalance().get("balance", "?"))
-        state.update(status="running", wallet=wallet)
-        write_state(directory, state)
+        # the table first: whoever waits for "running" in the state file finds it printed
         _print_table(net, wallet, out)
         print("Ctrl-C stops every node.", file=out, flush=True)
+        state.update(status="running", wallet=wallet)
+        write_state(directory, state)
         code = _run_loop(net, args.block_interval, address, out)
     except _Interrupted:
         code = 0
