@@ -892,6 +892,7 @@ class ChainState:
                     if key not in (layout.reindex_key(), layout.version_key()):
                         wb.delete(key)
             self._reset_memory()
+            self.blockfiles.close()
             numbers = self.blockfiles.block_file_numbers()
             self.blockfiles = BlockFiles(self.blocks_dir, self.params.magic,
                                          last_file=max(numbers) if numbers else 0)
@@ -934,6 +935,7 @@ class ChainState:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        self.blockfiles.close()
         self.db.close()
 
     def close(self) -> None:

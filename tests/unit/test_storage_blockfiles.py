@@ -110,6 +110,7 @@ def test_rolls_to_a_new_file_when_full(tmp_path, mainnet_raw):
     bf = BlockFiles(tmp_path / "blocks", MAIN_MAGIC, max_file_size=3 * 230)
     positions = [bf.write_block(r) for r in recs]
     assert [p.file_no for p in positions] == [0, 0, 0, 1, 1, 1]
+    bf.flush()
     assert all(os.path.getsize(blk_path(bf.blocks_dir, n)) <= 3 * 230 for n in (0, 1))
     assert bf.block_file_numbers() == [0, 1]
     for pos, r in zip(positions, recs, strict=True):
@@ -128,7 +129,7 @@ def test_undo_round_trip_and_checksum(tmp_path):
     p1 = bf.write_undo(0, b"undo-one", prev)
     p2 = bf.write_undo(0, b"", prev)
     assert bf.read_undo(0, p1, prev) == b"undo-one"
-    assert bf.read_undo(0, p2, prev) == b""
+    assert bf.read_undo(0, p2, prev) == b""  # reading flushes the open file first
     raw = open(rev_path(bf.blocks_dir, 0), "rb").read()
     assert raw[:8] == MAIN_MAGIC + struct.pack("<I", 8)
     assert raw[8:16] == b"undo-one" and raw[16:48] == sha256d(prev + b"undo-one")
@@ -160,7 +161,34 @@ def test_appends_after_unreferenced_data_never_overwrite(tmp_path, mainnet_raw):
     bf.write_block(recs[0])
     infos = dict(bf.infos)           # what the database knew
     p1 = bf.write_block(recs[1])     # written, then "crash" before the database update
+    bf.flush()                       # (handed to the OS: a killed process keeps it)
     bf2 = BlockFiles(tmp_path / "blocks", MAIN_MAGIC, infos=infos, last_file=0)
     p2 = bf2.write_block(recs[2])
     assert p2.pos > p1.pos
     assert bf2.read_block_bytes(p1) == recs[1] and bf2.read_block_bytes(p2) == recs[2]
+
+
+def test_writes_are_buffered_until_flush_sync_or_read(tmp_path, mainnet_raw):
+    """Appends stay in memory (no system call a block) until flush(), sync(), a read of
+    that file or close(); a process killed before then loses only those records, which
+    nothing refers to yet (the chain state syncs before writing index entries)."""
+    recs = _records(mainnet_raw)[:3]
+    path = blk_path(str(tmp_path / "blocks"), 0)
+    bf = BlockFiles(tmp_path / "blocks", MAIN_MAGIC)
+    p0 = bf.write_block(recs[0])
+    assert os.path.getsize(path) == 0
+    bf.flush()
+    assert os.path.getsize(path) == 8 + len(recs[0])
+    p1 = bf.write_block(recs[1])
+    assert bf.read_block_bytes(p1) == recs[1]       # the read flushed it
+    assert os.path.getsize(path) == p1.pos + len(recs[1])
+    bf.write_undo(0, b"undo", b"\x01" * 32)
+    assert bf.needs_sync
+    bf.sync()
+    assert not bf.needs_sync and os.path.getsize(rev_path(bf.blocks_dir, 0)) == 8 + 4 + 32
+    p2 = bf.write_block(recs[2])
+    bf.close()
+    assert os.path.getsize(path) == p2.pos + len(recs[2])
+    p3 = bf.write_block(recs[0])                     # writing again reopens the file
+    assert p3.pos == p2.pos + len(recs[2]) + 8 and bf.read_block_bytes(p0) == recs[0]
+    bf.close()
