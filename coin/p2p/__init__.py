@@ -23,6 +23,8 @@ re-exported here):
   inventory and addresses);
 - `sync`: `BlockSync`, headers-first download, stall detection, serving and announcing
   blocks (BIP-0130);
+- `inbox`: `LoopInbox`, the validation thread's reports to the event loop, many to a
+  wake-up;
 - `relay`: `TxRelay`, transaction announcement (trickled, BIP-0339 wtxid, BIP-0133
   feefilter), requests, orphans;
 - `connman`: `ConnMan`, the node component: listening, dialling, handshake, dispatch,

@@ -70,6 +70,7 @@ from coin.p2p.addrman import AddrMan, join_host_port, network_group, split_host_
 from coin.p2p.banman import BanMan, is_local, parse_subnet
 from coin.p2p.eviction import EvictionCandidate, select_node_to_evict
 from coin.p2p.framing import FrameError, decode_frame
+from coin.p2p.inbox import LoopInbox
 from coin.p2p.messages import (
     MsgAddr,
     MsgAddrV2,
@@ -258,6 +259,7 @@ class ConnMan:
         self._peer_tasks: set[asyncio.Task] = set()
         self._pending: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.inbox = LoopInbox()  # the validation thread's reports to the loop
         self._subscribed = False
         self._started = False
         self._tip_call_pending = False
@@ -269,6 +271,7 @@ class ConnMan:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.inbox.bind(self._loop)
         self.banman.load()
         self.addrman.load()
         self._subscribe()
@@ -324,8 +327,7 @@ class ConnMan:
         if running is loop:
             loop.call_soon(fn, *args)
         else:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(fn, *args)
+            self.inbox.post(fn, *args)
 
     def _tip_changed_threadsafe(self, entry) -> None:
         # Validation thread. Tip changes of a batch of blocks collapse into one call on

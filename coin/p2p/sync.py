@@ -463,10 +463,7 @@ class BlockSync:
         return None
 
     def _call_soon(self, fn, *args) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(fn, *args)
+        self.cm.inbox.post(fn, *args)
 
     def _block_processed(self, peer, block, entry, rejection, error, skipped: str | None = None) -> None:
         self.processing.discard(block.hash_bytes)
