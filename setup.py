@@ -1,6 +1,7 @@
 """Build glue that pyproject.toml cannot express: the cffi extension and the package map.
 
-`native/build_miner.py` compiles native/sha256d.c into `coin._miner` at install time
+`native/build_miner.py` compiles native/sha256d.c into `coin._miner`, and
+`native/build_ecdsa.py` native/ecdsa_batch.c into `coin._ecdsa`, at install time
 (both `pip install .` and `pip install -e .`). `wallet/` and `regtest/` sit at the top
 of the checkout but install as `coin.wallet` and `coin.regtest`.
 """
@@ -21,5 +22,5 @@ def _packages() -> list[str]:
 setup(
     packages=_packages(),
     package_dir=_ROOTS,
-    cffi_modules=["native/build_miner.py:ffibuilder"],
+    cffi_modules=["native/build_miner.py:ffibuilder", "native/build_ecdsa.py:ffibuilder"],
 )

@@ -40,6 +40,7 @@ __all__ = [
     "get_backend",
     "set_backend",
     "verify_signature",
+    "first_bad_signature",
     "sign",
     "pubkey_from_privkey",
     "is_valid_privkey",
@@ -107,6 +108,15 @@ class Backend:
 
     def verify_signature(self, pubkey: bytes, der_sig: bytes, msg32: bytes) -> bool:
         raise NotImplementedError
+
+    def first_bad_signature(self, jobs) -> int | None:
+        """Index of the first (pubkey, der_sig, msg32) of `jobs` that does not verify
+        (``verify_signature`` is False), or None when all do."""
+        verify = self.verify_signature
+        for j, (pubkey, der, msg32) in enumerate(jobs):
+            if not verify(pubkey, der, msg32):
+                return j
+        return None
 
     def sign(self, privkey32: bytes, msg32: bytes) -> bytes:
         raise NotImplementedError
@@ -267,6 +277,7 @@ class _CoincurveBackend(Backend):
         self._lib = lib
         self._ctx = GLOBAL_CONTEXT.ctx
         self._cache: dict[bytes, object] = {}
+        self._batch = _native_batch(ffi, lib, self._ctx, self._cache)
 
     def _parse_pubkey(self, pubkey: bytes):
         pk = self._cache.get(pubkey)
@@ -341,10 +352,85 @@ class _CoincurveBackend(Backend):
         lib.secp256k1_ecdsa_signature_parse_compact(self._ctx, sig, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
         return lib.secp256k1_ecdsa_verify(self._ctx, sig, msg32, pk) == 1
 
+    def first_bad_signature(self, jobs) -> int | None:
+        # One call into coin._ecdsa for the lot: the GIL is released once, not twice a
+        # signature. Without the extension (a build without a C compiler), one by one.
+        if self._batch is None or len(jobs) < 2:
+            return super().first_bad_signature(jobs)
+        return self._batch(jobs)
+
     def sign(self, privkey32: bytes, msg32: bytes) -> bytes:
         _check_priv(privkey32)
         _check_msg(msg32)
         return self._coincurve.PrivateKey(privkey32).sign(msg32, hasher=None)
+
+
+def _native_batch(cc_ffi, cc_lib, ctx, cache: dict):
+    """coin._ecdsa's batch verifier bound to coincurve's libsecp256k1, or None when the
+    extension is not built. Returns f(jobs) -> index of the first failure or None.
+
+    Parsed public keys are shared with the backend's cache (pubkey bytes -> cdata
+    ``secp256k1_pubkey *``): keys found there are not parsed again, keys the batch
+    parses are added to it."""
+    try:
+        from coin._ecdsa import ffi, lib
+    except ImportError:
+        return None
+
+    def fn(name: str, ctype: str):
+        address = int(cc_ffi.cast("uintptr_t", cc_ffi.addressof(cc_lib, name)))
+        return ffi.cast(ctype, address)
+
+    api = ffi.new("struct coin_secp_api *")
+    api.ctx = ffi.cast("void *", int(cc_ffi.cast("uintptr_t", ctx)))
+    api.pubkey_parse = fn("secp256k1_ec_pubkey_parse",
+                          "int(*)(const void *, coin_secp_pubkey *, const unsigned char *, size_t)")
+    api.signature_parse_compact = fn("secp256k1_ecdsa_signature_parse_compact",
+                                     "int(*)(const void *, coin_secp_signature *, const unsigned char *)")
+    api.signature_normalize = fn("secp256k1_ecdsa_signature_normalize",
+                                 "int(*)(const void *, coin_secp_signature *, const coin_secp_signature *)")
+    api.verify = fn("secp256k1_ecdsa_verify",
+                    "int(*)(const void *, const coin_secp_signature *, const unsigned char *, "
+                    "const coin_secp_pubkey *)")
+    verify_batch = lib.coin_ecdsa_verify_batch
+    new = ffi.new
+    from_buffer = ffi.from_buffer
+
+    def offsets(items) -> object:
+        out = [0]
+        total = 0
+        for item in items:
+            total += len(item)
+            out.append(total)
+        return new("uint32_t[]", out)
+
+    cc_buffer = cc_ffi.buffer
+    cc_new = cc_ffi.new
+    cc_memmove = cc_ffi.memmove
+    zero = bytes(64)
+
+    def first_bad(jobs) -> int | None:
+        pubkeys, sigs, msgs = zip(*jobs, strict=True)
+        for m in msgs:
+            if len(m) != 32:
+                raise ValueError("message hash must be 32 bytes")
+        n = len(jobs)
+        known = [cache.get(p) for p in pubkeys]
+        parsed = bytearray(b"".join(zero if k is None else cc_buffer(k)[:] for k in known))
+        states = bytearray(0 if k is None else 1 for k in known)
+        bad = verify_batch(api, n, from_buffer(b"".join(pubkeys)), offsets(pubkeys),
+                           from_buffer("coin_secp_pubkey[]", parsed), from_buffer(states),
+                           from_buffer(b"".join(sigs)), offsets(sigs), from_buffer(b"".join(msgs)))
+        for i in range(n if bad < 0 else bad + 1):
+            if known[i] is None and states[i] == 1:
+                if len(cache) >= _PUBKEY_CACHE_MAX:
+                    cache.clear()
+                pk = cache[pubkeys[i]] = cc_new("secp256k1_pubkey *")
+                cc_memmove(pk, parsed[64 * i:64 * i + 64], 64)
+        return None if bad < 0 else bad
+
+    first_bad.api = api  # keeps the struct alive as long as the function
+    return first_bad
 
 
 _FACTORIES = {"coincurve": _CoincurveBackend, "ecdsa": _EcdsaBackend}
@@ -401,6 +487,13 @@ def verify_signature(pubkey: bytes, der_sig: bytes, msg32: bytes) -> bool:
     """Core's CPubKey::Verify: does ``der_sig`` (lax DER, no sighash byte) sign ``msg32``
     under ``pubkey``? False for an invalid key or an unparseable signature."""
     return _current.verify_signature(pubkey, der_sig, msg32)
+
+
+def first_bad_signature(jobs) -> int | None:
+    """Index of the first (pubkey, der_sig, msg32) of ``jobs`` (a sequence) that
+    ``verify_signature`` rejects, or None when all verify. With libsecp256k1 and the
+    coin._ecdsa extension the whole batch is verified in C, the GIL released once."""
+    return _current.first_bad_signature(jobs)
 
 
 def sign(privkey32: bytes, msg32: bytes) -> bytes:

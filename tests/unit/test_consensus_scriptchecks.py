@@ -145,8 +145,8 @@ def test_cached_signatures_are_not_verified_again_nor_stored(setup, monkeypatch)
                      MANDATORY_SCRIPT_VERIFY_FLAGS, sigcache=cache)
     assert len(cache) == 5
     calls = []
-    real = ecc.verify_signature
-    monkeypatch.setattr(ecc, "verify_signature", lambda *a: calls.append(a) or real(*a))
+    real = ecc.first_bad_signature
+    monkeypatch.setattr(ecc, "first_bad_signature", lambda jobs: calls.extend(jobs) or real(jobs))
     assert _outcome(builder, chain, spends, sigcache=cache) is None
     assert len(calls) == len(spends) - 5 and cache.hits == 5 and len(cache) == 5
 

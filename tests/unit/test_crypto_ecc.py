@@ -42,12 +42,24 @@ def _backends():
     return [ecc.get_backend(name) for name in BACKENDS]
 
 
+def _native_batch():
+    """coin._ecdsa's batch verifier (libsecp256k1 from coincurve), or None."""
+    return getattr(ecc.get_backend("coincurve"), "_batch", None) if "coincurve" in BACKENDS else None
+
+
 def _agree(method, *args):
-    """Call ``method`` on every backend; assert they agree (value or ValueError); return it."""
+    """Call ``method`` on every backend; assert they agree (value or ValueError); return it.
+    ``verify_signature`` is also asked of the native batch verifier, as a batch of one."""
     results = []
     for b in _backends():
         try:
             results.append(("ok", getattr(b, method)(*args)))
+        except ValueError:
+            results.append(("ValueError", None))
+    batch = _native_batch()
+    if method == "verify_signature" and batch is not None:
+        try:
+            results.append(("ok", batch([args]) is None))
         except ValueError:
             results.append(("ValueError", None))
     assert all(r == results[0] for r in results), (method, [a.hex() if isinstance(a, bytes) else a for a in args],
@@ -570,3 +582,62 @@ def test_bytes_like_arguments(backend, conv):
     pub, sig = backend.pubkey_from_privkey(priv), backend.sign(priv, msg)
     assert backend.verify_signature(conv(pub), conv(sig), conv(msg))
     assert not backend.verify_signature(conv(pub), conv(sig), conv(bytes(32)))
+
+
+# --------------------------------------------------------------------------- batch verification
+
+def test_native_batch_extension_is_built():
+    """pip install builds coin._ecdsa; with coincurve present, block validation uses it."""
+    if "coincurve" not in BACKENDS:
+        pytest.skip("coincurve not installed")
+    assert _native_batch() is not None
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_first_bad_signature_is_the_first_in_order(name):
+    b = ecc.get_backend(name)
+    jobs = []
+    for i in range(1, 9):
+        priv = i.to_bytes(32, "big")
+        msg = hashlib.sha256(b"batch %d" % i).digest()
+        jobs.append((b.pubkey_from_privkey(priv, i % 2 == 0), b.sign(priv, msg), msg))
+    assert b.first_bad_signature(jobs) is None
+    assert b.first_bad_signature([]) is None
+    bad_msg = list(jobs)
+    bad_msg[5] = (jobs[5][0], jobs[5][1], bytes(32))
+    bad_msg[7] = (jobs[7][0], b"\x30\x00", jobs[7][2])
+    assert b.first_bad_signature(bad_msg) == 5
+    bad_key = list(jobs)
+    bad_key[2] = (b"\x02" + b"\xff" * 32, jobs[2][1], jobs[2][2])  # x >= p: not on the curve
+    assert b.first_bad_signature(bad_key) == 2
+    assert b.first_bad_signature(bad_key[3:]) is None
+    assert b.first_bad_signature([jobs[0], (b"", jobs[1][1], jobs[1][2])]) == 1
+    with pytest.raises(ValueError):
+        b.first_bad_signature([jobs[0], (jobs[1][0], jobs[1][1], bytes(31))])
+    assert ecc.first_bad_signature(bad_msg) == 5  # the module function: the current backend
+    if name == "coincurve" and _native_batch() is not None:
+        # keys the batch parsed join the backend's cache, and cached keys verify as fresh ones
+        b._cache.clear()
+        assert b.first_bad_signature(jobs[:4]) is None
+        assert all(j[0] in b._cache for j in jobs[:4]) and jobs[4][0] not in b._cache
+        assert b.first_bad_signature(bad_msg) == 5 and b.first_bad_signature(jobs) is None
+        assert b.first_bad_signature(bad_key) == 2 and bad_key[2][0] not in b._cache
+
+
+@both
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(privkeys, msgs, st.integers(min_value=0, max_value=4)), min_size=2, max_size=12))
+def test_native_batch_agrees_with_one_by_one(items):
+    """Mixed good, high-S, padded, wrong-message and garbage signatures: the C batch names
+    the same first failure as verifying one by one in Python on either backend."""
+    e = ecc.get_backend("ecdsa")
+    jobs = []
+    for priv, msg, kind in items:
+        pub = e.pubkey_from_privkey(priv, kind != 1)
+        r, s = parse_der_lax(e.sign(priv, msg))
+        der = [encode_der(r, s), encode_der(r, N - s), b"\x30\x06\x02\x01\x01\x02\x01", encode_der(r, s),
+               encode_der(r, s)[:-1]][kind]
+        jobs.append((pub, der, msg if kind != 3 else bytes(32)))
+    want = ecc.Backend.first_bad_signature(e, jobs)
+    assert ecc.get_backend("coincurve").first_bad_signature(jobs) == want
+    assert _native_batch()(jobs) == want
