@@ -35,4 +35,10 @@ ffibuilder.set_source(
 )
 
 if __name__ == "__main__":
-    ffibuilder.compile(tmpdir=str(HERE.parent), verbose=True)
+    # Built in a scratch directory (the checkout's own setup files must not take part),
+    # then copied next to the package's sources.
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(ffibuilder.compile(tmpdir=tmp, verbose=True), HERE.parent / "coin")

@@ -67,11 +67,11 @@ _BIP30_REPEATS = {
 }
 _BIP30_REPEAT_HASHES = frozenset(_BIP30_REPEATS.values())
 
-# The fewest deferred signatures worth a share of their own on another thread. Each
-# verification still holds the GIL for its Python part, so threads trade GIL hand-offs
-# for parallel libsecp256k1 time: measured on 2 cores, a block's signatures verify
-# about 1.6x faster on threads from 64 up, but no faster at 26 (where hand-offs eat
-# the gain), so fewer than 2 * SIGNATURE_CHUNK are verified inline.
+# The fewest deferred signatures worth a share of their own on another thread: fewer
+# than 2 * SIGNATURE_CHUNK are verified inline. A share is one batch (coin._ecdsa:
+# the GIL released once for all of it), so shares on threads run in parallel; below
+# this size the hand-off to a thread costs about what it saves (measured on 2 cores
+# with bench chain.connect, 26 signatures a block: 24 and 8 within noise).
 SIGNATURE_CHUNK = 24
 _CORES = os.cpu_count() or 1
 
