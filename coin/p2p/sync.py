@@ -110,6 +110,7 @@ BLOCK_DOWNLOAD_TIMEOUT = 600.0     # with no other peer to turn to, give up afte
 HEADERS_RESPONSE_TIME = 120.0
 MAX_PENDING_BLOCKS = 16            # received blocks per peer waiting for validation
 MAX_BLOCKS_PER_JOB = 32            # received blocks validated in one validation-thread job
+REPORT_EVERY = 8                   # a job wakes the event loop with its results this often
 DOWNLOAD_LOOKAHEAD = 128           # blocks planned per peer beyond what it has room for
 MIN_GETDATA_BATCH = 4              # with blocks in flight, ask for no fewer than this
 MAX_SERVE_BATCH_BYTES = 2_000_000  # block bytes read from storage in one job when serving
@@ -412,9 +413,19 @@ class BlockSync:
     def _validate_received(self, limit: int) -> None:
         """Validate up to `limit` received blocks in arrival order (validation thread);
         each result goes back to the event loop as soon as it is known."""
+        inbox = self.cm.inbox
+        inbox.hold()  # the loop runs REPORT_EVERY results a wake-up, not one each
+        try:
+            self._validate_some(limit, inbox)
+        finally:
+            inbox.release()
+
+    def _validate_some(self, limit: int, inbox) -> None:
         cs = self.chainstate
         received = self._received
-        for _ in range(limit):
+        for n in range(limit):
+            if n % REPORT_EVERY == 0:
+                inbox.wake()
             try:
                 peer, block, asked = received.popleft()
             except IndexError:
