@@ -136,6 +136,12 @@ def _read_cs(data, pos: int, end: int) -> tuple[int, int]:
     return value, pos
 
 
+# The readers below build OutPoint, TxIn and TxOut with tuple.__new__ (what their
+# NamedTuple constructors end up calling, minus a Python frame each) and read a
+# one-byte CompactSize inline: parsing is on the path of every block a peer sends.
+_tuple_new = tuple.__new__
+
+
 def _read_inputs(data, pos: int, end: int, count: int) -> tuple[list, int]:
     # The smallest input is 41 bytes: refuse counts the remaining data cannot hold.
     if count * 41 > end - pos:
@@ -144,16 +150,20 @@ def _read_inputs(data, pos: int, end: int, count: int) -> tuple[list, int]:
     append = inputs.append
     unpack_outpoint = _OUTPOINT.unpack_from
     unpack_u32 = _U32.unpack_from
+    tnew = _tuple_new
     for _ in range(count):
-        if pos + 36 > end:
+        if pos + 37 > end:
             raise DecodeError("truncated input")
-        txid, index = unpack_outpoint(data, pos)
-        n, pos = _read_cs(data, pos + 36, end)
+        prevout = tnew(OutPoint, unpack_outpoint(data, pos))
+        n = data[pos + 36]
+        if n < 0xFD:
+            pos += 37
+        else:
+            n, pos = _read_cs(data, pos + 36, end)
         script_end = pos + n
         if script_end + 4 > end:
             raise DecodeError("truncated input script")
-        script = bytes(data[pos:script_end])
-        append(TxIn(OutPoint(txid, index), script, unpack_u32(data, script_end)[0]))
+        append(tnew(TxIn, (prevout, bytes(data[pos:script_end]), unpack_u32(data, script_end)[0], ())))
         pos = script_end + 4
     return inputs, pos
 
@@ -164,15 +174,20 @@ def _read_outputs(data, pos: int, end: int, count: int) -> tuple[list, int]:
     outputs = []
     append = outputs.append
     unpack_i64 = _I64.unpack_from
+    tnew = _tuple_new
     for _ in range(count):
-        if pos + 8 > end:
+        if pos + 9 > end:
             raise DecodeError("truncated output")
         value = unpack_i64(data, pos)[0]
-        n, pos = _read_cs(data, pos + 8, end)
+        n = data[pos + 8]
+        if n < 0xFD:
+            pos += 9
+        else:
+            n, pos = _read_cs(data, pos + 8, end)
         script_end = pos + n
         if script_end > end:
             raise DecodeError("truncated output script")
-        append(TxOut(value, bytes(data[pos:script_end])))
+        append(tnew(TxOut, (value, bytes(data[pos:script_end]))))
         pos = script_end
     return outputs, pos
 
@@ -183,7 +198,13 @@ def _read_witness(data, pos: int, end: int) -> tuple[tuple, int]:
         raise DecodeError(f"witness item count {count} exceeds the data")
     items = []
     for _ in range(count):
-        n, pos = _read_cs(data, pos, end)
+        if pos >= end:
+            raise DecodeError(f"truncated: wanted CompactSize at offset {pos}")
+        n = data[pos]
+        if n < 0xFD:
+            pos += 1
+        else:
+            n, pos = _read_cs(data, pos, end)
         item_end = pos + n
         if item_end > end:
             raise DecodeError("truncated witness item")
