@@ -6,8 +6,9 @@ Chain reads run on the validation thread (``node.run_validation``), from the cha
 state's public surface (``chain``, ``get_entry``, ``get_block``, ``get_undo``,
 ``coins_tip``); nothing here changes chain state. The waitfor* methods never block the
 event loop: a per-node :class:`_TipWatch` subscribes once to the chain's
-``tip_changed`` event (fired on the validation thread) and hands each new tip to the
-loop with ``call_soon_threadsafe``; a waiter also returns when the node shuts down.
+``tip_changed`` event (fired on the validation thread), keeps the latest tip and wakes
+the loop (``call_soon_threadsafe``) only when a waiting call wants that tip; a waiter
+also returns when the node shuts down.
 
 Errors are Core's: -5 ``Block not found``; -8 ``Block is not in main chain``,
 ``Invalid block count: should be between 0 and the block's height - 1``, ``Target
@@ -22,6 +23,7 @@ import asyncio
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from coin.consensus.block_check import check_block
@@ -517,21 +519,34 @@ async def verifychain(ctx: RPCContext, checklevel: int | None, nblocks: int | No
 
 
 class _TipWatch:
-    """The latest tip (hash, height) as the event loop knows it, and who waits for a change."""
+    """The latest tip (hash, height) and the RPC calls waiting for a tip they want.
+
+    The validation thread stores each new tip and wakes the event loop only when a
+    waiting call's condition holds for it (a sync of thousands of blocks under a
+    `waitforblock` costs one wake-up, not one a block)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, tip) -> None:
         self.loop = loop
         self.tip = (tip.hash, tip.height)
         self.changed = asyncio.Event()
+        self.waiting: dict[object, Callable[[str, int], bool]] = {}  # event loop writes
+        self._wake_pending = False
 
     def on_tip_changed(self, entry) -> None:  # validation thread
-        try:
-            self.loop.call_soon_threadsafe(self._set, entry.hash, entry.height)
-        except RuntimeError:  # the loop is closed: the node is gone
-            pass
+        tip = self.tip = (entry.hash, entry.height)
+        if self._wake_pending:
+            return
+        for wanted in list(self.waiting.values()):
+            if wanted(*tip):
+                self._wake_pending = True
+                try:
+                    self.loop.call_soon_threadsafe(self._wake)
+                except RuntimeError:  # the loop is closed: the node is gone
+                    pass
+                return
 
-    def _set(self, hash_hex: str, height: int) -> None:
-        self.tip = (hash_hex, height)
+    def _wake(self) -> None:
+        self._wake_pending = False
         self.changed.set()
         self.changed = asyncio.Event()
 
@@ -560,13 +575,16 @@ async def _watch(node) -> _TipWatch:
     return await node.run_validation(subscribe)
 
 
-async def _wait_tip_changed(node, watch: _TipWatch, current_hash: str, deadline: float | None) -> tuple[str, int]:
-    """Core's Mining::waitTipChanged: the tip once it is not `current_hash`, at the
-    deadline (loop time), or at shutdown, whichever comes first."""
+async def _wait_for_tip(node, watch: _TipWatch, wanted: Callable[[str, int], bool],
+                        deadline: float | None) -> tuple[str, int]:
+    """Core's Mining::waitTipChanged, generalised: the tip once `wanted(hash, height)`
+    holds for it, at the deadline (loop time), or at shutdown, whichever comes first."""
     loop = asyncio.get_running_loop()
+    key = object()
+    watch.waiting[key] = wanted  # before reading the tip: a change after this wakes us
     shutdown = asyncio.ensure_future(node.wait_for_shutdown())
     try:
-        while watch.tip[0] == current_hash and not node.shutdown_requested:
+        while not wanted(*watch.tip) and not node.shutdown_requested:
             timeout = None if deadline is None else deadline - loop.time()
             if timeout is not None and timeout <= 0:
                 break
@@ -577,6 +595,7 @@ async def _wait_tip_changed(node, watch: _TipWatch, current_hash: str, deadline:
                 changed.cancel()
     finally:
         shutdown.cancel()
+        del watch.waiting[key]
     return watch.tip
 
 
@@ -605,8 +624,8 @@ _WAIT_RESULT = '{ "hash" : "hex", "height" : n }'
 async def waitfornewblock(ctx: RPCContext, timeout: int) -> dict[str, Any]:
     timeout = _timeout(timeout)
     watch = await _watch(ctx.node)
-    start = watch.tip
-    hash_hex, height = await _wait_tip_changed(ctx.node, watch, start[0], _deadline(timeout))
+    start = watch.tip[0]
+    hash_hex, height = await _wait_for_tip(ctx.node, watch, lambda h, _height: h != start, _deadline(timeout))
     return {"hash": hash_hex, "height": height}
 
 
@@ -623,16 +642,9 @@ async def waitfornewblock(ctx: RPCContext, timeout: int) -> dict[str, Any]:
 async def waitforblock(ctx: RPCContext, blockhash: str, timeout: int) -> dict[str, Any]:
     target = parse_hash_v(blockhash, "blockhash")[::-1].hex()
     timeout = _timeout(timeout)
-    node = ctx.node
-    watch = await _watch(node)
-    deadline = _deadline(timeout)
-    loop = asyncio.get_running_loop()
-    tip = watch.tip
-    while not node.shutdown_requested and tip[0] != target:
-        if deadline is not None and loop.time() >= deadline:
-            break
-        tip = await _wait_tip_changed(node, watch, tip[0], deadline)
-    return {"hash": tip[0], "height": tip[1]}
+    watch = await _watch(ctx.node)
+    hash_hex, tip_height = await _wait_for_tip(ctx.node, watch, lambda h, _height: h == target, _deadline(timeout))
+    return {"hash": hash_hex, "height": tip_height}
 
 
 @rpc_method(
@@ -647,13 +659,6 @@ async def waitforblock(ctx: RPCContext, blockhash: str, timeout: int) -> dict[st
 )
 async def waitforblockheight(ctx: RPCContext, height: int, timeout: int) -> dict[str, Any]:
     timeout = _timeout(timeout)
-    node = ctx.node
-    watch = await _watch(node)
-    deadline = _deadline(timeout)
-    loop = asyncio.get_running_loop()
-    tip = watch.tip
-    while not node.shutdown_requested and tip[1] < height:
-        if deadline is not None and loop.time() >= deadline:
-            break
-        tip = await _wait_tip_changed(node, watch, tip[0], deadline)
-    return {"hash": tip[0], "height": tip[1]}
+    watch = await _watch(ctx.node)
+    hash_hex, tip_height = await _wait_for_tip(ctx.node, watch, lambda _h, ht: ht >= height, _deadline(timeout))
+    return {"hash": hash_hex, "height": tip_height}
