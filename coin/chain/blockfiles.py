@@ -20,6 +20,10 @@ case. `flush()` hands the buffers to the OS, `sync()` flushes and fsyncs every f
 written since the last sync; the chain state syncs before it writes any index entry
 that points into those files, so a killed process loses only records nothing refers
 to. Reading a record first flushes the file it is in. `close()` flushes and closes.
+If writing fails (disk full, I/O error), the buffered records are lost with their
+positions already handed out: every later write, sync or read raises InternalError
+until the node restarts (start-up reconciles the file sizes), as Core aborts on a
+failed block write.
 
 `read_blk_file()` iterates a blk-format file the way Core's LoadExternalBlockFile does:
 it scans for the network magic (so zero padding between records, which Core leaves
@@ -31,6 +35,7 @@ checksum raises `coin.consensus.errors.InternalError` (a corrupt datadir, never 
 peer's fault).
 """
 
+import contextlib
 import mmap
 import os
 import struct
@@ -104,6 +109,7 @@ class BlockFiles:
         self._unsynced: set[str] = set()
         # The open blk and rev file: [path, buffered file, offset of its end].
         self._appenders: dict[str, list] = {}
+        self._write_error: str | None = None
         for n in range(0, last_file + 1):
             self._reconcile(n)
 
@@ -148,49 +154,84 @@ class BlockFiles:
     def _append(self, kind: str, path: str, *parts: bytes) -> int:
         """Append `parts` to `path` through the open `kind` file; returns the offset
         they start at (the end of the file as it was)."""
-        a = self._appenders.get(kind)
-        if a is None or a[0] != path:
-            if a is not None:
-                a[1].close()
-                del self._appenders[kind]
-            new_file = not os.path.exists(path)
-            f = open(path, "ab", buffering=WRITE_BUFFER)  # noqa: SIM115 - kept open
-            a = self._appenders[kind] = [path, f, f.seek(0, os.SEEK_END)]
-            if new_file:
-                _fsync_path(self.blocks_dir)
-        offset = a[2]
-        write = a[1].write
-        for part in parts:
-            write(part)
-            a[2] += len(part)
+        self._check_writable()
+        try:
+            a = self._appenders.get(kind)
+            if a is None or a[0] != path:
+                if a is not None:
+                    del self._appenders[kind]
+                    a[1].close()
+                new_file = not os.path.exists(path)
+                f = open(path, "ab", buffering=WRITE_BUFFER)  # noqa: SIM115 - kept open
+                a = self._appenders[kind] = [path, f, f.seek(0, os.SEEK_END)]
+                if new_file:
+                    _fsync_path(self.blocks_dir)
+            offset = a[2]
+            write = a[1].write
+            for part in parts:
+                write(part)
+                a[2] += len(part)
+        except OSError as e:
+            self._fail(e)
         self._unsynced.add(path)
         return offset
 
+    def _check_writable(self) -> None:
+        if self._write_error is not None:
+            raise InternalError(f"an earlier write to the block files failed ({self._write_error}): "
+                                "restart the node once the cause is fixed")
+
+    def _fail(self, error: OSError):
+        """Latch a failed write: drop the open files (and what they buffered), raise."""
+        self._write_error = str(error)
+        appenders, self._appenders = self._appenders, {}
+        for a in appenders.values():
+            with contextlib.suppress(OSError):
+                a[1].close()
+        raise InternalError(f"writing the block files failed: {error}") from error
+
+    def _flush_open(self, path: str | None = None) -> None:
+        self._check_writable()
+        try:
+            for a in list(self._appenders.values()):
+                if path is None or a[0] == path:
+                    a[1].flush()
+        except OSError as e:
+            self._fail(e)
+
     def flush(self, path: str | None = None) -> None:
         """Hand buffered writes (of `path` only, if given) to the OS."""
-        for a in self._appenders.values():
-            if path is None or a[0] == path:
-                a[1].flush()
+        self._flush_open(path)
 
     def close(self) -> None:
         """Flush and close the open files (writing again reopens them)."""
         appenders, self._appenders = self._appenders, {}
         for a in appenders.values():
-            a[1].close()
+            if self._write_error is None:
+                try:
+                    a[1].close()
+                except OSError as e:
+                    self._write_error = str(e)
+            else:
+                with contextlib.suppress(OSError):
+                    a[1].close()
 
     def sync(self, *, blocks_only: bool = False) -> None:
         """Flush, then fsync every file written since the last sync (only blk files if
         `blocks_only`)."""
+        self._flush_open()
         open_files = {a[0]: a[1] for a in self._appenders.values()}
         for path in sorted(self._unsynced):
             if blocks_only and not os.path.basename(path).startswith("blk"):
                 continue
             f = open_files.get(path)
-            if f is not None:
-                f.flush()
-                os.fsync(f.fileno())
-            else:
-                _fsync_path(path)
+            try:
+                if f is not None:
+                    os.fsync(f.fileno())
+                else:
+                    _fsync_path(path)
+            except OSError as e:
+                self._fail(e)
             self._unsynced.discard(path)
 
     @property
@@ -211,9 +252,7 @@ class BlockFiles:
     def _read_record(self, path: str, pos: int, extra: int = 0) -> bytes:
         if pos < _HEADER.size:
             raise InternalError(f"bad record offset {pos} in {path}")
-        for a in self._appenders.values():
-            if a[0] == path:
-                a[1].flush()
+        self._flush_open(path)
         try:
             with open(path, "rb") as f:
                 f.seek(pos - _HEADER.size)

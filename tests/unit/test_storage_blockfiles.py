@@ -192,3 +192,40 @@ def test_writes_are_buffered_until_flush_sync_or_read(tmp_path, mainnet_raw):
     p3 = bf.write_block(recs[0])                     # writing again reopens the file
     assert p3.pos == p2.pos + len(recs[2]) + 8 and bf.read_block_bytes(p0) == recs[0]
     bf.close()
+
+
+def test_a_failed_write_is_latched_not_silently_misplaced(tmp_path, mainnet_raw):
+    """Disk full while flushing: the buffered records (positions already handed out)
+    are gone, so every later write, sync and read raises InternalError instead of
+    placing records at offsets that no longer match the file; a new BlockFiles (a
+    restart) appends at the file's real end again."""
+    recs = _records(mainnet_raw)[:3]
+    bf = BlockFiles(tmp_path / "blocks", MAIN_MAGIC)
+    p0 = bf.write_block(recs[0])
+    bf.sync()
+    bf.write_block(recs[1])
+
+    class DiskFull:  # the open blk file, as a full disk makes it behave
+        def __init__(self, f):
+            self.f = f
+
+        def flush(self):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            self.f.raw.close()  # what BufferedWriter.close does after a failed flush
+
+    appender = bf._appenders["blk"]
+    appender[1] = DiskFull(appender[1])
+    with pytest.raises(InternalError, match="No space left"):
+        bf.sync()
+    for call in (lambda: bf.write_block(recs[2]), bf.sync, lambda: bf.read_block_bytes(p0),
+                 lambda: bf.write_undo(0, b"u", b"\x00" * 32)):
+        with pytest.raises(InternalError, match="earlier write"):
+            call()
+    bf.close()
+    bf2 = BlockFiles(tmp_path / "blocks", MAIN_MAGIC)
+    p2 = bf2.write_block(recs[2])
+    assert p2.pos == p0.pos + len(recs[0]) + 8       # the lost record left no trace
+    assert bf2.read_block_bytes(p0) == recs[0] and bf2.read_block_bytes(p2) == recs[2]
+    bf2.close()
