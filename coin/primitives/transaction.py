@@ -216,12 +216,16 @@ def _read_witness(data, pos: int, end: int) -> tuple[tuple, int]:
 def _parse_transaction(data, pos: int, end: int) -> tuple["Transaction", int]:
     """Core's UnserializeTransaction on data[pos:end]; returns (tx, position after it)."""
     start = pos
-    if pos + 4 > end:
-        raise DecodeError("truncated transaction version")
+    if pos + 5 > end:
+        raise DecodeError("truncated transaction version" if pos + 4 > end else
+                          f"truncated: wanted CompactSize at offset {pos + 4}")
     version = _U32.unpack_from(data, pos)[0]
-    pos += 4
     flags = 0
-    n_in, pos = _read_cs(data, pos, end)
+    n_in = data[pos + 4]
+    if n_in < 0xFD:
+        pos += 5
+    else:
+        n_in, pos = _read_cs(data, pos + 4, end)
     inputs, pos = _read_inputs(data, pos, end, n_in)
     base_start = 4  # offset of vin within the raw bytes (6 with marker and flag)
     if n_in == 0:
@@ -245,12 +249,12 @@ def _parse_transaction(data, pos: int, end: int) -> tuple["Transaction", int]:
     if flags & 1:
         flags ^= 1
         has_witness = False
+        tnew = _tuple_new
         for i, txin in enumerate(inputs):
             wit, pos = _read_witness(data, pos, end)
             if wit:
                 has_witness = True
-                # TxIn(...) directly: NamedTuple._replace is several times slower.
-                inputs[i] = TxIn(txin[0], txin[1], txin[2], wit)
+                inputs[i] = tnew(TxIn, (txin[0], txin[1], txin[2], wit))
         if not has_witness:
             raise DecodeError("Superfluous witness record")
     if flags:
@@ -259,14 +263,9 @@ def _parse_transaction(data, pos: int, end: int) -> tuple["Transaction", int]:
         raise DecodeError("truncated transaction lock time")
     lock_time = _U32.unpack_from(data, pos)[0]
     pos += 4
-    tx = Transaction(version, inputs, outputs, lock_time)
     raw = bytes(data[start:pos])
-    tx._raw = raw
-    if base_start != 4:
-        tx._base_raw = raw[:4] + raw[base_start:base_end] + raw[-4:]
-    else:
-        tx._base_raw = raw
-    return tx, pos
+    base_raw = raw if base_start == 4 else raw[:4] + raw[base_start:base_end] + raw[-4:]
+    return _new_parsed_tx(version, tuple(inputs), tuple(outputs), lock_time, raw, base_raw), pos
 
 
 class Transaction:
@@ -426,3 +425,29 @@ class Transaction:
                   "lock_time": self.lock_time}
         fields.update(changes)
         return Transaction(**fields)
+
+
+def _parsed_tx_constructor():
+    """A Transaction built by the parser, its slots set through their descriptors
+    (no __init__, no __setattr__ calls: this runs for every transaction received)."""
+    new = Transaction.__new__
+    slots = [getattr(Transaction, name).__set__ for name in
+             ("version", "inputs", "outputs", "lock_time", "_raw", "_base_raw", "_txid", "_wtxid")]
+    set_version, set_inputs, set_outputs, set_lock_time, set_raw, set_base_raw, set_txid, set_wtxid = slots
+
+    def make(version: int, inputs: tuple, outputs: tuple, lock_time: int, raw: bytes, base_raw: bytes):
+        tx = new(Transaction)
+        set_version(tx, version)
+        set_inputs(tx, inputs)
+        set_outputs(tx, outputs)
+        set_lock_time(tx, lock_time)
+        set_raw(tx, raw)
+        set_base_raw(tx, base_raw)
+        set_txid(tx, None)
+        set_wtxid(tx, None)
+        return tx
+
+    return make
+
+
+_new_parsed_tx = _parsed_tx_constructor()
