@@ -139,6 +139,7 @@ class Node:
         self._lock_file: Any = None
         self._pid_path: Path | None = None
         self._shutdown = asyncio.Event()
+        self.fatal_error: str | None = None  # set by a component that cannot go on (AbortNode)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started_components: list[Component] = []
         self._logging_started = False
@@ -324,7 +325,8 @@ class Node:
         self._unlock_datadir()
 
     async def run(self) -> int:
-        """Start, serve until a shutdown request, stop. Returns the process exit code (0).
+        """Start, serve until a shutdown request, stop. Returns the process exit code: 0,
+        or 1 after a fatal error (Core's AbortNode).
 
         Raises ConfigError if start-up fails (after undoing the partial start).
         """
@@ -348,7 +350,7 @@ class Node:
             await self.wait_for_shutdown()
         finally:
             await self.stop()
-        return 0
+        return 1 if self.fatal_error is not None else 0
 
 
 class ChainComponent:
@@ -375,6 +377,7 @@ class ChainComponent:
             return cs
 
         node.chainstate = await node.run_validation(open_chain)
+        node.chainstate.subscribe("fatal_error", self._abort)
         if node.rpc_server is not None:
             node.rpc_server.metrics.attach_chain(node.chainstate)
         tip = node.chainstate.tip
@@ -382,6 +385,14 @@ class ChainComponent:
         files = config.get_list("loadblock")
         if files:
             self._import_task = asyncio.create_task(self._import(files))
+
+    def _abort(self, message: str) -> None:
+        """Core's AbortNode: the chain state cannot go on (its block files could not be
+        written); shut the node down, exit status 1 (any thread)."""
+        _log.error("A fatal internal error occurred, see debug.log for details: %s", message)
+        if self.node.fatal_error is None:
+            self.node.fatal_error = message
+        self.node.request_shutdown()
 
     async def _import(self, files: list[str]) -> None:
         for path in files:

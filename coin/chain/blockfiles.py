@@ -22,8 +22,8 @@ that points into those files, so a killed process loses only records nothing ref
 to. Reading a record first flushes the file it is in. `close()` flushes and closes.
 If writing fails (disk full, I/O error), the buffered records are lost with their
 positions already handed out: every later write, sync or read raises InternalError
-until the node restarts (start-up reconciles the file sizes), as Core aborts on a
-failed block write.
+until the node restarts (start-up reconciles the file sizes), and `on_fatal(message)`
+is called once, so the node can shut down as Core's AbortNode does.
 
 `read_blk_file()` iterates a blk-format file the way Core's LoadExternalBlockFile does:
 it scans for the network magic (so zero padding between records, which Core leaves
@@ -39,7 +39,7 @@ import contextlib
 import mmap
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from coin.chain.layout import FileInfo
@@ -98,7 +98,8 @@ class BlockFiles:
 
     def __init__(self, blocks_dir: str | os.PathLike, magic: bytes, *,
                  infos: dict[int, FileInfo] | None = None, last_file: int = 0,
-                 max_file_size: int = MAX_BLOCKFILE_SIZE):
+                 max_file_size: int = MAX_BLOCKFILE_SIZE,
+                 on_fatal: Callable[[str], None] | None = None):
         self.blocks_dir = os.fspath(blocks_dir)
         os.makedirs(self.blocks_dir, exist_ok=True)
         self.magic = bytes(magic)
@@ -110,6 +111,7 @@ class BlockFiles:
         # The open blk and rev file: [path, buffered file, offset of its end].
         self._appenders: dict[str, list] = {}
         self._write_error: str | None = None
+        self.on_fatal = on_fatal
         for n in range(0, last_file + 1):
             self._reconcile(n)
 
@@ -176,19 +178,28 @@ class BlockFiles:
         self._unsynced.add(path)
         return offset
 
+    @property
+    def write_error(self) -> str | None:
+        """Why writing failed (then nothing more is written until a restart), or None."""
+        return self._write_error
+
     def _check_writable(self) -> None:
         if self._write_error is not None:
             raise InternalError(f"an earlier write to the block files failed ({self._write_error}): "
                                 "restart the node once the cause is fixed")
 
     def _fail(self, error: OSError):
-        """Latch a failed write: drop the open files (and what they buffered), raise."""
+        """Latch a failed write: drop the open files (and what they buffered), tell
+        `on_fatal`, raise."""
         self._write_error = str(error)
         appenders, self._appenders = self._appenders, {}
         for a in appenders.values():
             with contextlib.suppress(OSError):
                 a[1].close()
-        raise InternalError(f"writing the block files failed: {error}") from error
+        message = f"writing the block files failed: {error}"
+        if self.on_fatal is not None:
+            self.on_fatal(message)
+        raise InternalError(message) from error
 
     def _flush_open(self, path: str | None = None) -> None:
         self._check_writable()

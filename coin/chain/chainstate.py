@@ -29,8 +29,10 @@ Events (`subscribe(name, callback)`, synchronous, called after the state changed
 outside any database batch): `block_connected(block, entry)`,
 `block_disconnected(block, entry)`, `tip_changed(entry)`, and
 `block_validated(entry, seconds)` just before `block_connected` with the time
-connect_block took (inputs, scripts, UTXO changes). Callbacks must not call the
-chain state's mutating methods; an exception in a callback is logged, never raised.
+connect_block took (inputs, scripts, UTXO changes), and `fatal_error(message)` when
+storing blocks failed (disk full): the chain state cannot go on, the node should shut
+down (Core's AbortNode). Callbacks must not call the chain state's mutating methods;
+an exception in a callback is logged, never raised.
 
 Errors: validation failures raise coin.consensus.errors.Rejection with Core's reason;
 corruption of our own data raises InternalError; unknown hashes given to
@@ -86,7 +88,7 @@ DEFAULT_MAX_ORPHAN_BYTES = 64 << 20  # bytes of orphan blocks held in memory
 MAX_FILE_ORPHANS = 100_000         # orphans from files: only their file position is held
 _RECENT_BLOCKS = 16                # accepted blocks kept in memory for the connect that follows
 _RECENT_BYTES = 32 << 20
-EVENTS = ("block_connected", "block_disconnected", "tip_changed", "block_validated")
+EVENTS = ("block_connected", "block_disconnected", "tip_changed", "block_validated", "fatal_error")
 
 _U32 = struct.Struct("<I")
 
@@ -207,7 +209,8 @@ class ChainState:
             infos[struct.unpack(">I", key[1:])[0]] = layout.decode_file_info(value)
         last = self.db.get(layout.last_file_key())
         self.blockfiles = BlockFiles(self.blocks_dir, self.params.magic, infos=infos,
-                                     last_file=layout.decode_u32(last) if last else 0)
+                                     last_file=layout.decode_u32(last) if last else 0,
+                                     on_fatal=self._fatal_error)
         try:
             self.index.load(self.db.iterate_prefix(layout.PREFIX_BLOCK_INDEX))
         except DecodeError as e:
@@ -266,6 +269,10 @@ class ChainState:
 
     def unsubscribe(self, event: str, callback: Callable) -> None:
         self._subscribers[event].remove(callback)
+
+    def _fatal_error(self, message: str) -> None:
+        log.error("Fatal error: %s", message)
+        self._emit("fatal_error", message)
 
     def _emit(self, event: str, *args) -> None:
         for cb in list(self._subscribers[event]):
@@ -843,9 +850,10 @@ class ChainState:
         """Import a blk-format file (-loadblock): blocks in any order (orphans wait for
         their parents). `progress(blocks_read, bytes_done, bytes_total)` is called as it
         goes. Returns counts: read, accepted, duplicate, orphan, rejected."""
-        total = os.path.getsize(path)
         counts = {"read": 0, "accepted": 0, "duplicate": 0, "orphan": 0, "rejected": 0}
         with self._lock:
+            self.blockfiles.flush()  # the file may be one of ours, still being appended to
+            total = os.path.getsize(path)
             stored_before = self._stored_count
             self._importing = True
             start_tip = self.chain.tip
@@ -895,7 +903,8 @@ class ChainState:
             self.blockfiles.close()
             numbers = self.blockfiles.block_file_numbers()
             self.blockfiles = BlockFiles(self.blocks_dir, self.params.magic,
-                                         last_file=max(numbers) if numbers else 0)
+                                         last_file=max(numbers) if numbers else 0,
+                                         on_fatal=self._fatal_error)
             counts = {"read": 0, "accepted": 0, "duplicate": 0, "orphan": 0, "rejected": 0}
             genesis_hash = self.params.genesis_hash_bytes
             first = next(iter(read_blk_file(blk_path(self.blocks_dir, 0), self.params.magic)),
@@ -945,7 +954,11 @@ class ChainState:
                 return
             self._closed = True
             try:
-                self._flush_now(erase=False)
+                if self.blockfiles.write_error is None:
+                    self._flush_now(erase=False)
+                else:  # the database must not point past what reached the block files
+                    log.error("Not flushing the chain state (%s): the next start resumes from "
+                              "the last state written", self.blockfiles.write_error)
             finally:
                 self._close_resources()
 

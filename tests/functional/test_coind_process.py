@@ -224,3 +224,57 @@ def test_shutdown_request_during_warmup(tmp_path):
         assert not (config.net_datadir / ".cookie").exists()
 
     asyncio.run(scenario())
+
+
+def test_a_failed_block_write_shuts_the_node_down_with_status_1(tmp_path):
+    """Disk full while storing a block (simulated on the open blk file): the chain state
+    reports a fatal error, the node shuts down cleanly and run() returns 1 (Core's
+    AbortNode); the datadir restarts consistent, without the block that was lost."""
+    port = free_port()
+    config = parse_args([f"-datadir={tmp_path}", "-regtest", f"-rpcport={port}", f"-port={free_port()}",
+                         "-listen=0"])
+    address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+
+    class DiskFull:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            return self.f.write(data)
+
+        def flush(self):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            self.f.raw.close()
+
+    async def scenario():
+        node = Node(config)
+        runner = asyncio.create_task(node.run())
+        client = RPCClient("127.0.0.1", port, cookie_path=config.net_datadir / ".cookie", timeout=30)
+
+        async def call(method, *args):
+            return await asyncio.to_thread(client.call, method, *args)
+
+        while node.chainstate is None or node.rpc_table.in_warmup:
+            await asyncio.sleep(0.01)
+        assert len(await call("generatetoaddress", 2, address)) == 2
+
+        def sabotage():
+            appender = node.chainstate.blockfiles._appenders["blk"]
+            appender[1] = DiskFull(appender[1])
+
+        await node.run_validation(sabotage)
+        with pytest.raises(RPCError):
+            await call("generatetoaddress", 1, address)
+        assert await asyncio.wait_for(runner, 60) == 1
+        assert node.fatal_error is not None and "No space left" in node.fatal_error
+
+    asyncio.run(scenario())
+    log = (config.net_datadir / "debug.log").read_text()
+    assert "A fatal internal error occurred" in log and "Shutdown: done" in log
+    again = TestNode(0, tmp_path).start()
+    try:
+        assert again.getblockcount() == 2
+    finally:
+        again.stop()

@@ -6,6 +6,8 @@ tmp dir. UTXO sets are compared with a ChainState that only ever saw the winning
 branch (utxo_stats and the coins themselves).
 """
 
+import contextlib
+
 import pytest
 from blockbuilder import BlockBuilder
 
@@ -446,3 +448,34 @@ def test_orphan_memory_is_bounded_by_bytes(tmp_path, main_chain):
             with pytest.raises(Rejection):
                 cs.process_new_block(b)
         assert cs.orphan_count == 3
+
+
+def test_a_failed_block_file_write_is_a_fatal_error_event(tmp_path):
+    """Disk full while storing blocks: the chain state raises InternalError and emits
+    `fatal_error` once, which the node turns into a shutdown (Core's AbortNode)."""
+    from coin.consensus.errors import InternalError
+
+    cs = ChainState(get_params("regtest"), tmp_path / "chain", script_threads=1)
+    try:
+        seen = []
+        cs.subscribe("fatal_error", seen.append)
+        cs.blockfiles.write_block(b"\x00" * 100)   # an open, buffered blk file
+
+        class DiskFull:
+            def __init__(self, f):
+                self.f = f
+
+            def flush(self):
+                raise OSError(28, "No space left on device")
+
+            def close(self):
+                self.f.raw.close()
+
+        appender = cs.blockfiles._appenders["blk"]
+        appender[1] = DiskFull(appender[1])
+        with pytest.raises(InternalError, match="No space left"):
+            cs.flush()
+        assert len(seen) == 1 and "No space left" in seen[0]
+    finally:
+        with contextlib.suppress(InternalError):
+            cs.close()

@@ -200,7 +200,8 @@ def test_a_failed_write_is_latched_not_silently_misplaced(tmp_path, mainnet_raw)
     placing records at offsets that no longer match the file; a new BlockFiles (a
     restart) appends at the file's real end again."""
     recs = _records(mainnet_raw)[:3]
-    bf = BlockFiles(tmp_path / "blocks", MAIN_MAGIC)
+    fatal = []
+    bf = BlockFiles(tmp_path / "blocks", MAIN_MAGIC, on_fatal=fatal.append)
     p0 = bf.write_block(recs[0])
     bf.sync()
     bf.write_block(recs[1])
@@ -219,11 +220,13 @@ def test_a_failed_write_is_latched_not_silently_misplaced(tmp_path, mainnet_raw)
     appender[1] = DiskFull(appender[1])
     with pytest.raises(InternalError, match="No space left"):
         bf.sync()
+    assert len(fatal) == 1 and "No space left" in fatal[0]   # the node is told once
     for call in (lambda: bf.write_block(recs[2]), bf.sync, lambda: bf.read_block_bytes(p0),
                  lambda: bf.write_undo(0, b"u", b"\x00" * 32)):
         with pytest.raises(InternalError, match="earlier write"):
             call()
     bf.close()
+    assert len(fatal) == 1
     bf2 = BlockFiles(tmp_path / "blocks", MAIN_MAGIC)
     p2 = bf2.write_block(recs[2])
     assert p2.pos == p0.pos + len(recs[0]) + 8       # the lost record left no trace
