@@ -354,7 +354,7 @@ class _CoincurveBackend(Backend):
 
     def first_bad_signature(self, jobs) -> int | None:
         # One call into coin._ecdsa for the lot: the GIL is released once, not twice a
-        # signature. Without the extension (a build without a C compiler), one by one.
+        # signature. Without the extension (a source tree it was not built in), one by one.
         if self._batch is None or len(jobs) < 2:
             return super().first_bad_signature(jobs)
         return self._batch(jobs)
@@ -414,6 +414,8 @@ def _native_batch(cc_ffi, cc_lib, ctx, cache: dict):
         for m in msgs:
             if len(m) != 32:
                 raise ValueError("message hash must be 32 bytes")
+        # bytes-like keys are accepted, as by verify_signature; the cache keys on bytes
+        pubkeys = [p if type(p) is bytes else bytes(p) for p in pubkeys]
         n = len(jobs)
         known = [cache.get(p) for p in pubkeys]
         parsed = bytearray(b"".join(zero if k is None else cc_buffer(k)[:] for k in known))

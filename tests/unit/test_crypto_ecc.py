@@ -622,6 +622,11 @@ def test_first_bad_signature_is_the_first_in_order(name):
         assert all(j[0] in b._cache for j in jobs[:4]) and jobs[4][0] not in b._cache
         assert b.first_bad_signature(bad_msg) == 5 and b.first_bad_signature(jobs) is None
         assert b.first_bad_signature(bad_key) == 2 and bad_key[2][0] not in b._cache
+    # bytes-like arguments, as verify_signature takes them
+    like = [(bytearray(p), memoryview(s), bytearray(m)) for p, s, m in jobs]
+    assert b.first_bad_signature(like) is None
+    like[6] = (like[6][0], like[6][1], bytearray(32))
+    assert b.first_bad_signature(like) == 6
 
 
 @both
