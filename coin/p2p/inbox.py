@@ -41,7 +41,10 @@ class LoopInbox:
         self._holder: int | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver to `loop` from now on (calls left from an earlier loop are dropped)."""
         self._loop = loop
+        self._calls.clear()
+        self._wake_pending = False
 
     def post(self, fn: Callable, *args) -> None:
         loop = self._loop

@@ -60,3 +60,25 @@ def test_posts_run_in_order_many_to_a_wake_up_and_survive_a_failing_call():
         loop.call_soon_threadsafe = real
 
     asyncio.run(scenario())
+
+
+def test_binding_a_new_loop_drops_what_the_old_one_never_ran():
+    """A wake-up scheduled on a loop that stopped first must not wedge the inbox on the
+    next loop (ConnMan started again)."""
+    inbox = LoopInbox()
+    first = asyncio.new_event_loop()
+    inbox.bind(first)
+    inbox.post(print, "never run: its loop is closed before running it")
+    first.close()
+    ran = []
+
+    async def scenario():
+        inbox.bind(asyncio.get_running_loop())
+        threading.Thread(target=inbox.post, args=(ran.append, 1)).start()
+        for _ in range(200):
+            if ran:
+                break
+            await asyncio.sleep(0.005)
+
+    asyncio.run(scenario())
+    assert ran == [1]
