@@ -17,6 +17,7 @@ blocks, 2 s for transactions, trickling included), so `ratio` < 1 meets it.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import statistics
@@ -75,7 +76,8 @@ def _wait_for_tip(node, tip: str, timeout: float) -> None:
         left = deadline - time.perf_counter()
         if left <= 0:
             raise TimeoutError("timed out waiting for the sync")
-        if node.waitforblock(tip, int(min(left, 30) * 1000))["hash"] == tip:
+        # at least 1 ms: waitforblock's timeout 0 means "wait forever"
+        if node.waitforblock(tip, max(1, math.ceil(min(left, 30) * 1000)))["hash"] == tip:
             return
 
 
