@@ -190,6 +190,8 @@ class ChainState:
         self._recent_bytes = 0
         self._invalid_reasons: dict[bytes, Rejection] = {}
         self._sequence = 1
+        self._reverse_sequence = -1          # preciousblock's sequence ids (Core's nBlockReverseSequenceId)
+        self._last_precious_work = 0         # the tip's work at the last preciousblock
         self._best_header: BlockIndexEntry | None = None
         self._last_flush = time.monotonic()
         self._last_index_write = time.monotonic()
@@ -756,6 +758,34 @@ class ChainState:
                             not self._worse(e, tip):
                         self._candidates.add(e)
                 self._candidates.add(tip)
+                self._activate()
+            finally:
+                self._notify_tip(start_tip)
+
+    def precious_block(self, hash_bytes: bytes) -> None:
+        """Core's PreciousBlock: treat the block as if its data arrived before that of
+        every other block with the same work, and activate the best chain (a block with
+        less work than the tip is left alone). A later call overrides an earlier one
+        until the tip gains work; nothing of it is kept across restarts."""
+        with self._lock:
+            entry = self.index.get(hash_bytes)
+            if entry is None:
+                raise KeyError(hash_to_hex(hash_bytes))
+            start_tip = self.chain.tip
+            try:
+                tip = self.chain.tip
+                if entry.chain_work < tip.chain_work:
+                    return
+                if tip.chain_work > self._last_precious_work:
+                    self._reverse_sequence = -1  # the chain grew since the last call
+                self._last_precious_work = tip.chain_work
+                self._candidates.discard(entry)
+                entry.sequence_id = self._reverse_sequence
+                if self._reverse_sequence > -(1 << 31):
+                    self._reverse_sequence -= 1
+                if entry.is_valid(BlockStatus.VALID_TRANSACTIONS) and entry.chain_tx:
+                    self._candidates.add(entry)
+                    self._prune_candidates()
                 self._activate()
             finally:
                 self._notify_tip(start_tip)

@@ -2,14 +2,14 @@
 
 Methods: getblockchaininfo, getblockcount, getbestblockhash, getblockhash, getblock,
 getblockheader, getchaintips, getdifficulty, gettxout, gettxoutsetinfo,
-invalidateblock, reconsiderblock.
+invalidateblock, reconsiderblock, preciousblock.
 
 Everything that reads the block index, the UTXO set or block files runs on the node's
 validation thread (``node.run_validation``), so it never races block connection; only
 single-attribute reads (getblockcount, getbestblockhash, getdifficulty) answer on the
 event loop. Errors are Core's: -5 ``Block not found``, -8 ``Block height out of range``
 and the hash-argument messages, -20 (RPC_DATABASE_ERROR) with the validation state for
-invalidate/reconsider failures, -8 ``'x' is not a valid hash_type``.
+invalidate/reconsider/precious failures, -8 ``'x' is not a valid hash_type``.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ __all__ = [
     "gettxoutsetinfo",
     "invalidateblock",
     "reconsiderblock",
+    "preciousblock",
 ]
 
 
@@ -353,3 +354,26 @@ async def reconsiderblock(ctx: RPCContext, blockhash: str) -> None:
             raise RPCError(RPC_DATABASE_ERROR, str(e)) from None
 
     await ctx.node.run_validation(reconsider)
+
+
+@rpc_method(
+    "preciousblock",
+    "blockchain",
+    params=[Param("blockhash", "hex", "the hash of the block to mark as precious")],
+    help="Treats a block as if it were received before others with the same work.\n\n"
+         "A later preciousblock call can override the effect of an earlier one.\n\n"
+         "The effects of preciousblock are not retained across restarts.",
+    examples=help_example_cli("preciousblock", '"blockhash"'),
+)
+async def preciousblock(ctx: RPCContext, blockhash: str) -> None:
+    hash_bytes = parse_hash_v(blockhash, "blockhash")
+    cs = ctx.node.chainstate
+
+    def precious() -> None:
+        _entry_or_raise(cs, hash_bytes)
+        try:
+            cs.precious_block(hash_bytes)
+        except Rejection as e:
+            raise RPCError(RPC_DATABASE_ERROR, str(e)) from None
+
+    await ctx.node.run_validation(precious)

@@ -166,6 +166,37 @@ def test_invalidate_and_reconsider(tmp_path):
         assert node.stop() == 0
 
 
+def test_preciousblock_picks_between_tips_of_equal_work(tmp_path):
+    """Core's preciousblock on a real node: two tips at the same height (one mined
+    while the other was invalidated, then reconsidered); each call makes its block the
+    active tip, and a block with less work is left alone."""
+    node = TestNode(0, tmp_path / "n").start()
+    try:
+        base = node.rpc("generatetoaddress", 3, ADDRESS)
+        x = node.rpc("generatetoaddress", 1, ADDRESS)[0]
+        node.rpc("invalidateblock", x)
+        y = node.rpc("generatetoaddress", 1, OTHER_ADDRESS)[0]
+        node.rpc("reconsiderblock", x)
+        tips = {t["hash"]: t["status"] for t in node.rpc("getchaintips")}
+        assert set(tips) == {x, y} and sorted(tips.values()) == ["active", "valid-fork"]
+        first = node.rpc("getbestblockhash")
+        second = y if first == x else x
+        assert node.rpc("preciousblock", second) is None
+        assert node.rpc("getbestblockhash") == second and node.rpc("getblockcount") == 4
+        node.rpc("preciousblock", first)
+        assert node.rpc("getbestblockhash") == first
+        node.rpc("preciousblock", base[-1])          # less work than the tip: no change
+        assert node.rpc("getbestblockhash") == first
+        with pytest.raises(RPCError) as e:
+            node.rpc("preciousblock", "00" * 32)
+        assert (e.value.code, e.value.message) == (-5, "Block not found")
+        with pytest.raises(RPCError) as e:
+            node.rpc("preciousblock", "xyz")
+        assert e.value.code == -8
+    finally:
+        assert node.stop() == 0
+
+
 def _subsidy_sum(height: int) -> int:
     return sum((50 * 10**8) >> (h // 150) for h in range(1, height + 1))
 

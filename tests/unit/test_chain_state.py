@@ -450,6 +450,31 @@ def test_orphan_memory_is_bounded_by_bytes(tmp_path, main_chain):
         assert cs.orphan_count == 3
 
 
+def test_preciousblock_switches_between_equal_work_tips(tmp_path, builder, main_chain):
+    """Core's PreciousBlock: among tips of equal work the precious one becomes active
+    (a later call overrides an earlier one); less work is left alone; more work still
+    wins. The UTXO set is that of the chain finally active."""
+    a = main_chain[:105]
+    fork = branch(builder, a[103], 2)         # fork[0] has a[104]'s work
+    with new_state(tmp_path / "p") as cs:
+        feed(cs, a)
+        cs.process_new_block(fork[0])
+        assert cs.tip.hash == a[-1].hash                  # first seen
+        cs.precious_block(fork[0].hash_bytes)
+        assert cs.tip.hash == fork[0].hash                # reorg to the precious one
+        cs.precious_block(a[-1].hash_bytes)
+        assert cs.tip.hash == a[-1].hash                  # a later call overrides
+        cs.precious_block(a[-2].hash_bytes)
+        assert cs.tip.hash == a[-1].hash                  # less work: nothing happens
+        cs.process_new_block(fork[1])
+        assert cs.tip.hash == fork[1].hash                # more work wins regardless
+        with pytest.raises(KeyError):
+            cs.precious_block(b"\x00" * 32)
+        stats, coins = cs.utxo_stats(), coins_of(cs)
+    ref_stats, ref_coins, _ = reference_stats(tmp_path, "ref", a[:104] + fork)
+    assert stats == ref_stats and coins == ref_coins
+
+
 def test_a_failed_block_file_write_is_a_fatal_error_event(tmp_path):
     """Disk full while storing blocks: the chain state raises InternalError and emits
     `fatal_error` once, which the node turns into a shutdown (Core's AbortNode)."""
