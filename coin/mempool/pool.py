@@ -207,6 +207,32 @@ class _Work:
         self.all_conflicting: set[MempoolEntry] = set()
 
 
+MAX_PACKAGE_COUNT = 25          # Core's policy/packages.h
+MAX_PACKAGE_WEIGHT = 404_000
+
+
+def _package_shape_error(txs) -> str | None:
+    """Core's IsWellFormedPackage (require_sorted): the package error, or None."""
+    if len(txs) > MAX_PACKAGE_COUNT:
+        return "package-too-many-transactions"
+    if len(txs) > 1 and sum(tx.weight for tx in txs) > MAX_PACKAGE_WEIGHT:
+        return "package-too-large"
+    later = {tx.txid_bytes for tx in txs}
+    if len(later) != len(txs):
+        return "package-contains-duplicates"
+    for tx in txs:
+        if any(txin.prevout.txid_bytes in later for txin in tx.inputs):
+            return "package-not-sorted"
+        later.discard(tx.txid_bytes)
+    seen: set = set()
+    for tx in txs:
+        prevouts = [txin.prevout for txin in tx.inputs]
+        if any(p in seen for p in prevouts):
+            return "conflict-in-package"
+        seen.update(prevouts)
+    return None
+
+
 def _policy(reason: str, debug: str = "") -> Rejection:
     return Rejection(reason, debug, kind=RejectKind.POLICY, ban_score=0)
 
@@ -469,12 +495,13 @@ class Mempool:
         return result
 
     def _calculate_ancestors(self, parents: set[MempoolEntry], vsize: int,
-                             limits: Limits) -> set[MempoolEntry]:
-        """Core's CalculateAncestorsAndCheckLimits for a new entry with direct `parents`.
+                             limits: Limits, entry_count: int = 1) -> set[MempoolEntry]:
+        """Core's CalculateAncestorsAndCheckLimits for `entry_count` new entries (one
+        transaction, or a package) of `vsize` in all, with in-pool direct `parents`.
 
         Raises _LimitError with Core's message when a limit would be exceeded.
         """
-        if len(parents) + 1 > limits.ancestor_count:
+        if len(parents) + entry_count > limits.ancestor_count:
             raise _LimitError(f"too many unconfirmed parents [limit: {limits.ancestor_count}]")
         staged = set(parents)
         ancestors: set[MempoolEntry] = set()
@@ -486,7 +513,7 @@ class Mempool:
             if stage.size_with_descendants + vsize > limits.descendant_size_vbytes:
                 raise _LimitError(f"exceeds descendant size limit for tx {stage.tx.txid} "
                                   f"[limit: {limits.descendant_size_vbytes}]")
-            if stage.count_with_descendants + 1 > limits.descendant_count:
+            if stage.count_with_descendants + entry_count > limits.descendant_count:
                 raise _LimitError(f"too many descendants for tx {stage.tx.txid} "
                                   f"[limit: {limits.descendant_count}]")
             if total > limits.ancestor_size_vbytes:
@@ -494,7 +521,7 @@ class Mempool:
             for p in stage.parents:
                 if p not in ancestors:
                     staged.add(p)
-                if len(staged) + len(ancestors) + 1 > limits.ancestor_count:
+                if len(staged) + len(ancestors) + entry_count > limits.ancestor_count:
                     raise _LimitError(f"too many unconfirmed ancestors [limit: {limits.ancestor_count}]")
         return ancestors
 
@@ -741,7 +768,74 @@ class Mempool:
                     raise _policy("mempool full")
             return result
 
-    def _pre_checks(self, tx, bypass_limits: bool) -> _Work:
+    def test_accept_package(self, txs) -> tuple[str | None, dict[bytes, AcceptResult | Rejection]]:
+        """Core's AcceptMultipleTransactions with test_accept (testmempoolaccept of 2 to
+        25 transactions). Returns (package error or None, results by wtxid bytes).
+
+        In order: IsWellFormedPackage (package errors `package-too-many-transactions`,
+        `package-too-large`, `package-contains-duplicates`, `package-not-sorted`,
+        `conflict-in-package`); PreChecks of each transaction with the outputs of the
+        earlier ones available and no replacement (`bip125-replacement-disallowed`);
+        the package's ancestor/descendant limits (`package-mempool-limits, <detail>`);
+        the policy script checks. The first failing transaction gets its Rejection and
+        ends it: the ones after it have no result, nor, when it failed in PreChecks,
+        the ones before it (Core reports those "unfinished"). Nothing is added."""
+        with self._lock:
+            error = _package_shape_error(txs)
+            if error is not None:
+                return error, {}
+            coins: dict[OutPoint, Coin] = {}
+            work = []
+            for tx in txs:
+                try:
+                    ws = self._pre_checks(tx, False, package_coins=coins, allow_replacement=False)
+                except Rejection as r:
+                    return None, {tx.wtxid_bytes: r}
+                for i, out in enumerate(tx.outputs):
+                    coins[OutPoint(tx.txid_bytes, i)] = Coin(out, MEMPOOL_HEIGHT, False)
+                work.append(ws)
+            in_package = {tx.txid_bytes for tx in txs}
+            parents = {self._entries[txin.prevout.txid_bytes] for tx in txs for txin in tx.inputs
+                       if txin.prevout.txid_bytes in self._entries
+                       and txin.prevout.txid_bytes not in in_package}
+            total_vsize = sum(ws.vsize for ws in work)
+            limit_error = self._package_limits_error(len(txs), parents, total_vsize)
+            if limit_error is not None:
+                return f"package-mempool-limits, {limit_error}", {}
+            results: dict[bytes, AcceptResult | Rejection] = {}
+            for ws in work:
+                ws.txdata = PrecomputedTxData(ws.tx, ws.spent_outputs)
+                try:
+                    self._policy_script_checks(ws)
+                    self._consensus_script_checks(ws)
+                except Rejection as r:
+                    results[ws.tx.wtxid_bytes] = r
+                    return None, results
+                results[ws.tx.wtxid_bytes] = AcceptResult(
+                    ws.tx.txid, ws.tx.wtxid, ws.vsize, ws.fee, ws.modified_fee,
+                    FeeRate.from_fee(ws.modified_fee, ws.vsize).per_kvb, [])
+            return None, results
+
+    def _package_limits_error(self, count: int, parents: set[MempoolEntry], total_vsize: int) -> str | None:
+        """Core's CheckPackageLimits: the package as one entry of `count` transactions."""
+        limits = self.limits
+        if count > limits.ancestor_count:
+            return f"package count {count} exceeds ancestor count limit [limit: {limits.ancestor_count}]"
+        if count > limits.descendant_count:
+            return f"package count {count} exceeds descendant count limit [limit: {limits.descendant_count}]"
+        if total_vsize > limits.ancestor_size_vbytes:
+            return f"package size {total_vsize} exceeds ancestor size limit [limit: {limits.ancestor_size_vbytes}]"
+        if total_vsize > limits.descendant_size_vbytes:
+            return (f"package size {total_vsize} exceeds descendant size limit "
+                    f"[limit: {limits.descendant_size_vbytes}]")
+        try:
+            self._calculate_ancestors(parents, total_vsize, limits, entry_count=count)
+        except _LimitError as e:
+            return f"possibly {e}"
+        return None
+
+    def _pre_checks(self, tx, bypass_limits: bool, *, package_coins: dict | None = None,
+                    allow_replacement: bool = True) -> _Work:
         policy = self.policy
         check_transaction(tx)
         if tx.is_coinbase():
@@ -761,6 +855,8 @@ class Mempool:
         ws = _Work(tx)
         for txin in tx.inputs:
             conflict = self._spenders.get(txin.prevout)
+            if conflict is not None and not allow_replacement:
+                raise _policy("bip125-replacement-disallowed")
             if conflict is not None and conflict.txid_bytes not in ws.conflicts:
                 if not policy.full_rbf and not signals_opt_in_rbf(conflict.tx):
                     raise Rejection("txn-mempool-conflict", kind=RejectKind.CONFLICT, ban_score=0)
@@ -768,7 +864,9 @@ class Mempool:
 
         coins = []
         for txin in tx.inputs:
-            coin = self._view_coin(txin.prevout)
+            coin = None if package_coins is None else package_coins.get(txin.prevout)
+            if coin is None:
+                coin = self._view_coin(txin.prevout)
             if coin is None:
                 chain_coins = self.chain.coins_tip
                 for i in range(len(tx.outputs)):

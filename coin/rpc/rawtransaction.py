@@ -398,9 +398,14 @@ async def sendrawtransaction(ctx: RPCContext, hexstring: str, maxfeerate: Any, m
               "expressed in BTC/kvB", default=DEFAULT_MAX_RAW_TX_FEE_RATE, default_hint='"0.10"'),
     ],
     help="Returns result of mempool acceptance tests indicating if raw transaction(s) (serialized, hex-encoded) "
-         "would be accepted by mempool.\n\nThis checks if transactions violate the consensus or policy rules.",
-    result='[ { "txid", "wtxid", "allowed", "vsize", "fees" : { "base", "effective-feerate", "effective-includes" }, '
-           '"reject-reason" }, ... ]',
+         "would be accepted by mempool.\n\n"
+         "If multiple transactions are passed in, parents must come before children and package policies apply: "
+         "the transactions cannot conflict with any mempool transactions or each other.\n\n"
+         "If one transaction fails, other transactions may not be fully validated and the 'allowed' key will be "
+         "blank.\n\nThe maximum number of transactions allowed is 25.\n\n"
+         "This checks if transactions violate the consensus or policy rules.\n\nSee sendrawtransaction call.",
+    result='[ { "txid", "wtxid", "package-error", "allowed", "vsize", '
+           '"fees" : { "base", "effective-feerate", "effective-includes" }, "reject-reason" }, ... ]',
     examples=help_example_cli("testmempoolaccept", '\'["signedhex"]\''),
 )
 async def testmempoolaccept(ctx: RPCContext, rawtxs: list, maxfeerate: Any) -> list[dict[str, Any]]:
@@ -411,21 +416,40 @@ async def testmempoolaccept(ctx: RPCContext, rawtxs: list, maxfeerate: Any) -> l
     node = ctx.node
 
     def test() -> list[dict[str, Any]]:
+        # One transaction: Core's ProcessTransaction; several: a package
+        # (ProcessNewPackage, test_accept), where a transaction left unvalidated by an
+        # earlier failure gets no "allowed", and a package-wide failure is reported on
+        # every entry as "package-error".
+        if len(txs) == 1:
+            package_error = None
+            try:
+                outcomes: dict[bytes, Any] = {txs[0].wtxid_bytes: node.mempool.accept(txs[0], test_only=True)}
+            except Rejection as rej:
+                outcomes = {txs[0].wtxid_bytes: rej}
+        else:
+            package_error, outcomes = node.mempool.test_accept_package(txs)
         results = []
+        exit_early = False
         for tx in txs:
             item: dict[str, Any] = {"txid": tx.txid, "wtxid": tx.wtxid}
-            try:
-                r = node.mempool.accept(tx, test_only=True)
-            except Rejection as rej:
-                item["allowed"] = False
-                item["reject-reason"] = "missing-inputs" if rej.kind is RejectKind.MISSING_INPUTS else rej.reason
+            if package_error is not None:
+                item["package-error"] = package_error
+            r = outcomes.get(tx.wtxid_bytes)
+            if exit_early or r is None:
                 results.append(item)
                 continue
-            # Core caps on the vsize it reports: the sigop-adjusted one (-bytespersigop).
+            if isinstance(r, Rejection):
+                item["allowed"] = False
+                item["reject-reason"] = "missing-inputs" if r.kind is RejectKind.MISSING_INPUTS else r.reason
+                results.append(item)
+                continue
+            # Core caps on the vsize it reports: the sigop-adjusted one (-bytespersigop);
+            # the transactions after one over the cap are left unreported.
             if rate > 0 and r.fee > fee_for_vsize(rate, r.vsize):
                 item["allowed"] = False
                 item["reject-reason"] = "max-fee-exceeded"
                 results.append(item)
+                exit_early = True
                 continue
             item["allowed"] = True
             item["vsize"] = r.vsize
