@@ -226,6 +226,8 @@ def _package_shape_error(txs) -> str | None:
         later.discard(tx.txid_bytes)
     seen: set = set()
     for tx in txs:
+        if not tx.inputs:  # Core's IsConsistentPackage
+            return "conflict-in-package"
         prevouts = [txin.prevout for txin in tx.inputs]
         if any(p in seen for p in prevouts):
             return "conflict-in-package"
@@ -788,7 +790,8 @@ class Mempool:
             work = []
             for tx in txs:
                 try:
-                    ws = self._pre_checks(tx, False, package_coins=coins, allow_replacement=False)
+                    ws = self._pre_checks(tx, False, package_coins=coins, allow_replacement=False,
+                                          allow_carveouts=False)
                 except Rejection as r:
                     return None, {tx.wtxid_bytes: r}
                 for i, out in enumerate(tx.outputs):
@@ -806,8 +809,7 @@ class Mempool:
             for ws in work:
                 ws.txdata = PrecomputedTxData(ws.tx, ws.spent_outputs)
                 try:
-                    self._policy_script_checks(ws)
-                    self._consensus_script_checks(ws)
+                    self._policy_script_checks(ws)  # Core's package test-accept stops here
                 except Rejection as r:
                     results[ws.tx.wtxid_bytes] = r
                     return None, results
@@ -828,14 +830,16 @@ class Mempool:
         if total_vsize > limits.descendant_size_vbytes:
             return (f"package size {total_vsize} exceeds descendant size limit "
                     f"[limit: {limits.descendant_size_vbytes}]")
+        if len(parents) + count > limits.ancestor_count:
+            return f"too many unconfirmed parents [limit: {limits.ancestor_count}]"
         try:
             self._calculate_ancestors(parents, total_vsize, limits, entry_count=count)
-        except _LimitError as e:
+        except _LimitError as e:  # the package's totals may overestimate: Core says "possibly"
             return f"possibly {e}"
         return None
 
     def _pre_checks(self, tx, bypass_limits: bool, *, package_coins: dict | None = None,
-                    allow_replacement: bool = True) -> _Work:
+                    allow_replacement: bool = True, allow_carveouts: bool = True) -> _Work:
         policy = self.policy
         check_transaction(tx)
         if tx.is_coinbase():
@@ -910,7 +914,9 @@ class Mempool:
         ws.parents = {self._entries[txin.prevout.txid_bytes] for txin in tx.inputs
                       if txin.prevout.txid_bytes in self._entries}
         limits = self.limits
-        if len(ws.conflicting) == 1:
+        # The RBF limit bump and the CPFP carve-out are for single transactions only
+        # (Core's m_allow_carveouts, false for packages).
+        if len(ws.conflicting) == 1 and allow_carveouts:
             (conflict,) = ws.conflicting
             limits = Limits(limits.ancestor_count, limits.ancestor_size_vbytes,
                             limits.descendant_count + 1,
@@ -920,7 +926,8 @@ class Mempool:
         except _LimitError as first:
             carve_out = Limits(2, limits.ancestor_size_vbytes, limits.descendant_count + 1,
                                limits.descendant_size_vbytes + EXTRA_DESCENDANT_TX_SIZE_LIMIT)
-            if ws.vsize > EXTRA_DESCENDANT_TX_SIZE_LIMIT or tx.version == TRUC_VERSION:
+            if (not allow_carveouts or ws.vsize > EXTRA_DESCENDANT_TX_SIZE_LIMIT
+                    or tx.version == TRUC_VERSION):
                 raise _policy("too-long-mempool-chain", str(first)) from None
             try:
                 ws.ancestors = self._calculate_ancestors(ws.parents, ws.vsize, carve_out)

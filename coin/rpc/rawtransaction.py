@@ -401,8 +401,8 @@ async def sendrawtransaction(ctx: RPCContext, hexstring: str, maxfeerate: Any, m
          "would be accepted by mempool.\n\n"
          "If multiple transactions are passed in, parents must come before children and package policies apply: "
          "the transactions cannot conflict with any mempool transactions or each other.\n\n"
-         "If one transaction fails, other transactions may not be fully validated and the 'allowed' key will be "
-         "blank.\n\nThe maximum number of transactions allowed is 25.\n\n"
+         "If one transaction fails, other transactions may not be fully validated (the 'allowed' key will be "
+         "blank).\n\nThe maximum number of transactions allowed is 25.\n\n"
          "This checks if transactions violate the consensus or policy rules.\n\nSee sendrawtransaction call.",
     result='[ { "txid", "wtxid", "package-error", "allowed", "vsize", '
            '"fees" : { "base", "effective-feerate", "effective-includes" }, "reject-reason" }, ... ]',
