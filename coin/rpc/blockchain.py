@@ -313,6 +313,22 @@ async def gettxoutsetinfo(ctx: RPCContext, hash_type: str, hash_or_height: Any, 
     return out
 
 
+async def _chain_action(ctx: RPCContext, blockhash: str, method: str) -> None:
+    """invalidateblock / reconsiderblock / preciousblock: the chain state's `method` on
+    the block (validation thread); -5 Block not found, -20 with the validation state."""
+    hash_bytes = parse_hash_v(blockhash, "blockhash")
+    cs = ctx.node.chainstate
+
+    def run() -> None:
+        _entry_or_raise(cs, hash_bytes)
+        try:
+            getattr(cs, method)(hash_bytes)
+        except Rejection as e:
+            raise RPCError(RPC_DATABASE_ERROR, str(e)) from None
+
+    await ctx.node.run_validation(run)
+
+
 @rpc_method(
     "invalidateblock",
     "blockchain",
@@ -321,17 +337,7 @@ async def gettxoutsetinfo(ctx: RPCContext, hash_type: str, hash_or_height: Any, 
     examples=help_example_cli("invalidateblock", '"blockhash"'),
 )
 async def invalidateblock(ctx: RPCContext, blockhash: str) -> None:
-    hash_bytes = parse_hash_v(blockhash, "blockhash")
-    cs = ctx.node.chainstate
-
-    def invalidate() -> None:
-        _entry_or_raise(cs, hash_bytes)
-        try:
-            cs.invalidate_block(hash_bytes)
-        except Rejection as e:
-            raise RPCError(RPC_DATABASE_ERROR, str(e)) from None
-
-    await ctx.node.run_validation(invalidate)
+    await _chain_action(ctx, blockhash, "invalidate_block")
 
 
 @rpc_method(
@@ -343,17 +349,7 @@ async def invalidateblock(ctx: RPCContext, blockhash: str) -> None:
     examples=help_example_cli("reconsiderblock", '"blockhash"'),
 )
 async def reconsiderblock(ctx: RPCContext, blockhash: str) -> None:
-    hash_bytes = parse_hash_v(blockhash, "blockhash")
-    cs = ctx.node.chainstate
-
-    def reconsider() -> None:
-        _entry_or_raise(cs, hash_bytes)
-        try:
-            cs.reconsider_block(hash_bytes)
-        except Rejection as e:
-            raise RPCError(RPC_DATABASE_ERROR, str(e)) from None
-
-    await ctx.node.run_validation(reconsider)
+    await _chain_action(ctx, blockhash, "reconsider_block")
 
 
 @rpc_method(
@@ -366,14 +362,4 @@ async def reconsiderblock(ctx: RPCContext, blockhash: str) -> None:
     examples=help_example_cli("preciousblock", '"blockhash"'),
 )
 async def preciousblock(ctx: RPCContext, blockhash: str) -> None:
-    hash_bytes = parse_hash_v(blockhash, "blockhash")
-    cs = ctx.node.chainstate
-
-    def precious() -> None:
-        _entry_or_raise(cs, hash_bytes)
-        try:
-            cs.precious_block(hash_bytes)
-        except Rejection as e:
-            raise RPCError(RPC_DATABASE_ERROR, str(e)) from None
-
-    await ctx.node.run_validation(precious)
+    await _chain_action(ctx, blockhash, "precious_block")
