@@ -213,8 +213,10 @@ def _read_witness(data, pos: int, end: int) -> tuple[tuple, int]:
     return tuple(items), pos
 
 
-def _parse_transaction(data, pos: int, end: int) -> tuple["Transaction", int]:
-    """Core's UnserializeTransaction on data[pos:end]; returns (tx, position after it)."""
+def _parse_transaction(data, pos: int, end: int, allow_witness: bool = True) -> tuple["Transaction", int]:
+    """Core's UnserializeTransaction on data[pos:end]; returns (tx, position after it).
+    Without `allow_witness` (Core's TX_NO_WITNESS) an empty vin is just that, never the
+    segwit marker."""
     start = pos
     if pos + 5 > end:
         raise DecodeError("truncated transaction version" if pos + 4 > end else
@@ -228,7 +230,7 @@ def _parse_transaction(data, pos: int, end: int) -> tuple["Transaction", int]:
         n_in, pos = _read_cs(data, pos + 4, end)
     inputs, pos = _read_inputs(data, pos, end, n_in)
     base_start = 4  # offset of vin within the raw bytes (6 with marker and flag)
-    if n_in == 0:
+    if n_in == 0 and allow_witness:
         # An empty vin is either a real one or the segwit marker; the next byte is the flag.
         if pos >= end:
             raise DecodeError("truncated transaction")
@@ -298,9 +300,11 @@ class Transaction:
     # -- decoding ------------------------------------------------------------------
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Transaction":
-        """Parse exactly one transaction; trailing bytes raise DecodeError."""
-        tx, pos = _parse_transaction(data, 0, len(data))
+    def from_bytes(cls, data: bytes, *, allow_witness: bool = True) -> "Transaction":
+        """Parse exactly one transaction; trailing bytes raise DecodeError. With
+        `allow_witness=False`, the legacy serialization only (an empty vin is not the
+        segwit marker: Core's TX_NO_WITNESS)."""
+        tx, pos = _parse_transaction(data, 0, len(data), allow_witness)
         if pos != len(data):
             raise DecodeError(f"trailing data: {len(data) - pos} bytes after transaction")
         return tx

@@ -52,6 +52,7 @@ from coin.rpc.util import (
     parse_verbosity,
     value_from_amount,
 )
+from coin.script.errors import ScriptError
 from coin.script.opcodes import OP_RETURN, iter_script
 from coin.script.standard import build_script, classify
 from coin.serialize import DecodeError
@@ -73,16 +74,63 @@ MAX_BIP125_RBF_SEQUENCE = 0xFFFFFFFD
 MAX_SEQUENCE_NONFINAL = 0xFFFFFFFE
 MAX_SCRIPT_SIZE = 10_000
 _MAX_OPCODE = 0xB9  # OP_NOP10
+_MAX_SCRIPT_ELEMENT_SIZE = 520
 # Opcodes that are OP_SUCCESS in tapscript (BIP-0342): such scripts are not wrapped.
 _OP_SUCCESS = {80, 98, *range(126, 130), *range(131, 135), 137, 138, 141, 142, *range(149, 154),
                *range(187, 255)}
 
 
-def _decode_tx(hexstring: str, message: str) -> Transaction:
+def _has_valid_ops(script: bytes) -> bool:
+    """Core's CScript::HasValidOps: every push complete, no opcode above OP_NOP10, no
+    push over 520 bytes."""
     try:
-        return Transaction.from_bytes(bytes.fromhex(hexstring))
-    except (ValueError, DecodeError):
+        return all(op <= _MAX_OPCODE and len(data or b"") <= _MAX_SCRIPT_ELEMENT_SIZE
+                   for op, data, _pos in iter_script(script))
+    except ScriptError:
+        return False
+
+
+def _scripts_sane(tx: Transaction) -> bool:
+    """Core's CheckTxScriptsSanity (core_read.cpp): plausible input (unless coinbase)
+    and output scripts, the tie-breaker between the two readings of a hex string."""
+    if not tx.is_coinbase():
+        for txin in tx.inputs:
+            if len(txin.script_sig) > MAX_SCRIPT_SIZE or not _has_valid_ops(txin.script_sig):
+                return False
+    return all(len(out.script_pubkey) <= MAX_SCRIPT_SIZE and _has_valid_ops(out.script_pubkey)
+               for out in tx.outputs)
+
+
+def _decode_tx(hexstring: str, message: str, *, try_no_witness: bool = True,
+               try_witness: bool = True) -> Transaction:
+    """Core's DecodeHexTx: the extended (BIP-0144) reading, or the legacy one (where an
+    empty vin is not the segwit marker: a transaction without inputs, as
+    createrawtransaction makes), whichever consumes the whole string; when both do,
+    the one whose scripts are sane, the extended one first. -22 `message` otherwise."""
+    try:
+        data = bytes.fromhex(hexstring)
+    except ValueError:
         raise RPCError(RPC_DESERIALIZATION_ERROR, message) from None
+    extended = legacy = None
+    if try_witness:
+        try:
+            extended = Transaction.from_bytes(data)
+        except DecodeError:
+            pass
+        if extended is not None and _scripts_sane(extended):
+            return extended
+    if try_no_witness:
+        try:
+            legacy = Transaction.from_bytes(data, allow_witness=False)
+        except DecodeError:
+            pass
+        if legacy is not None and _scripts_sane(legacy):
+            return legacy
+    if extended is not None:
+        return extended
+    if legacy is not None:
+        return legacy
+    raise RPCError(RPC_DESERIALIZATION_ERROR, message)
 
 
 def parse_fee_rate(value: Any) -> int:
@@ -114,7 +162,9 @@ def fee_for_vsize(rate_per_kvb: int, vsize: int) -> int:
     examples=help_example_cli("decoderawtransaction", '"hexstring"'),
 )
 def decoderawtransaction(ctx: RPCContext, hexstring: str, iswitness: Any) -> dict[str, Any]:
-    tx = _decode_tx(hexstring, "TX decode failed")
+    # iswitness true: the extended reading only; false: the legacy one only
+    tx = _decode_tx(hexstring, "TX decode failed", try_no_witness=iswitness is None or not iswitness,
+                    try_witness=iswitness is None or bool(iswitness))
     return tx_to_univ(tx, ctx.node.params, include_hex=False)
 
 

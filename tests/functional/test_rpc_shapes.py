@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 import bitcoin
@@ -127,6 +128,28 @@ def test_createrawtransaction_and_decode(node):
     assert rpc_error(node, "createrawtransaction", [], [{P2WPKH: 1}, {P2WPKH: 2}]) == (
         -8, f"Invalid parameter, duplicated address: {P2WPKH}")
     assert rpc_error(node, "decoderawtransaction", "00") == (-22, "TX decode failed")
+
+
+def test_decoding_a_transaction_without_inputs(node):
+    """Core's DecodeHexTx: createrawtransaction with no inputs gives a legacy-serialized
+    transaction that the extended (BIP-0144) reading cannot take; the legacy reading
+    does. `iswitness` picks one reading; a segwit transaction needs the extended one."""
+    empty = node.rpc("createrawtransaction", [], [{P2WPKH: 1}])
+    spk = node.rpc("validateaddress", P2WPKH)["scriptPubKey"]
+    # version 2, no inputs, one output of 1 BTC, lock time 0: the legacy serialization
+    assert empty == "02000000" + "00" + "01" + "00e1f50500000000" + "16" + spk + "00000000"
+    decoded = node.rpc("decoderawtransaction", empty)
+    assert decoded["vin"] == [] and decoded["vout"][0]["value"] == 1
+    assert decoded["txid"] == hashlib.sha256(hashlib.sha256(x(empty)).digest()).digest()[::-1].hex()
+    assert node.rpc("decoderawtransaction", empty, False)["txid"] == decoded["txid"]
+    assert rpc_error(node, "decoderawtransaction", empty, True) == (-22, "TX decode failed")
+    segwit = ("02000000000101" + "aa" * 32 + "00000000" + "00" + "ffffffff" + "01" + "00e1f50500000000"
+              + "160014" + "11" * 20 + "02" + "01" + "01" + "01" + "02" + "00000000")
+    assert node.rpc("decoderawtransaction", segwit)["vin"][0]["txinwitness"] == ["01", "02"]
+    assert node.rpc("decoderawtransaction", segwit, True)["hash"] != node.rpc("decoderawtransaction", segwit)["txid"]
+    assert rpc_error(node, "decoderawtransaction", segwit, False) == (-22, "TX decode failed")
+    # a transaction without inputs decodes, but is no transaction to relay
+    assert rpc_error(node, "sendrawtransaction", empty) == (-26, "bad-txns-vin-empty")
 
 
 def test_transaction_errors(node):
