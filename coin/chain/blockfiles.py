@@ -201,7 +201,8 @@ class BlockFiles:
             self.on_fatal(message)
         raise InternalError(message) from error
 
-    def _flush_open(self, path: str | None = None) -> None:
+    def flush(self, path: str | None = None) -> None:
+        """Hand buffered writes (of `path` only, if given) to the OS."""
         self._check_writable()
         try:
             for a in list(self._appenders.values()):
@@ -209,10 +210,6 @@ class BlockFiles:
                     a[1].flush()
         except OSError as e:
             self._fail(e)
-
-    def flush(self, path: str | None = None) -> None:
-        """Hand buffered writes (of `path` only, if given) to the OS."""
-        self._flush_open(path)
 
     def close(self) -> None:
         """Flush and close the open files (writing again reopens them)."""
@@ -230,7 +227,7 @@ class BlockFiles:
     def sync(self, *, blocks_only: bool = False) -> None:
         """Flush, then fsync every file written since the last sync (only blk files if
         `blocks_only`)."""
-        self._flush_open()
+        self.flush()
         open_files = {a[0]: a[1] for a in self._appenders.values()}
         for path in sorted(self._unsynced):
             if blocks_only and not os.path.basename(path).startswith("blk"):
@@ -263,7 +260,7 @@ class BlockFiles:
     def _read_record(self, path: str, pos: int, extra: int = 0) -> bytes:
         if pos < _HEADER.size:
             raise InternalError(f"bad record offset {pos} in {path}")
-        self._flush_open(path)
+        self.flush(path)
         try:
             with open(path, "rb") as f:
                 f.seek(pos - _HEADER.size)

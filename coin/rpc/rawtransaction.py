@@ -53,7 +53,7 @@ from coin.rpc.util import (
     value_from_amount,
 )
 from coin.script.errors import ScriptError
-from coin.script.opcodes import OP_RETURN, iter_script
+from coin.script.opcodes import MAX_SCRIPT_ELEMENT_SIZE, MAX_SCRIPT_SIZE, OP_RETURN, iter_script
 from coin.script.standard import build_script, classify
 from coin.serialize import DecodeError
 
@@ -72,9 +72,7 @@ COIN = 100_000_000
 DEFAULT_MAX_RAW_TX_FEE_RATE = Decimal("0.10")  # BTC/kvB
 MAX_BIP125_RBF_SEQUENCE = 0xFFFFFFFD
 MAX_SEQUENCE_NONFINAL = 0xFFFFFFFE
-MAX_SCRIPT_SIZE = 10_000
 _MAX_OPCODE = 0xB9  # OP_NOP10
-_MAX_SCRIPT_ELEMENT_SIZE = 520
 # Opcodes that are OP_SUCCESS in tapscript (BIP-0342): such scripts are not wrapped.
 _OP_SUCCESS = {80, 98, *range(126, 130), *range(131, 135), 137, 138, 141, 142, *range(149, 154),
                *range(187, 255)}
@@ -84,7 +82,7 @@ def _has_valid_ops(script: bytes) -> bool:
     """Core's CScript::HasValidOps: every push complete, no opcode above OP_NOP10, no
     push over 520 bytes."""
     try:
-        return all(op <= _MAX_OPCODE and len(data or b"") <= _MAX_SCRIPT_ELEMENT_SIZE
+        return all(op <= _MAX_OPCODE and len(data or b"") <= MAX_SCRIPT_ELEMENT_SIZE
                    for op, data, _pos in iter_script(script))
     except ScriptError:
         return False

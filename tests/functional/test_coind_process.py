@@ -7,6 +7,7 @@ import signal
 import subprocess
 
 import pytest
+from storage_faults import fill_disk_under_open_blk_file
 
 from coin.config import parse_args
 from coin.node import Node
@@ -235,19 +236,6 @@ def test_a_failed_block_write_shuts_the_node_down_with_status_1(tmp_path):
                          "-listen=0"])
     address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 
-    class DiskFull:
-        def __init__(self, f):
-            self.f = f
-
-        def write(self, data):
-            return self.f.write(data)
-
-        def flush(self):
-            raise OSError(28, "No space left on device")
-
-        def close(self):
-            self.f.raw.close()
-
     async def scenario():
         node = Node(config)
         runner = asyncio.create_task(node.run())
@@ -260,11 +248,7 @@ def test_a_failed_block_write_shuts_the_node_down_with_status_1(tmp_path):
             await asyncio.sleep(0.01)
         assert len(await call("generatetoaddress", 2, address)) == 2
 
-        def sabotage():
-            appender = node.chainstate.blockfiles._appenders["blk"]
-            appender[1] = DiskFull(appender[1])
-
-        await node.run_validation(sabotage)
+        await node.run_validation(fill_disk_under_open_blk_file, node.chainstate.blockfiles)
         with pytest.raises(RPCError):
             await call("generatetoaddress", 1, address)
         assert await asyncio.wait_for(runner, 60) == 1

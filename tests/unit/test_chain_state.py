@@ -10,6 +10,7 @@ import contextlib
 
 import pytest
 from blockbuilder import BlockBuilder
+from storage_faults import fill_disk_under_open_blk_file
 
 from coin.chain.blockindex import BlockStatus
 from coin.chain.chainstate import ChainState
@@ -485,19 +486,7 @@ def test_a_failed_block_file_write_is_a_fatal_error_event(tmp_path):
         seen = []
         cs.subscribe("fatal_error", seen.append)
         cs.blockfiles.write_block(b"\x00" * 100)   # an open, buffered blk file
-
-        class DiskFull:
-            def __init__(self, f):
-                self.f = f
-
-            def flush(self):
-                raise OSError(28, "No space left on device")
-
-            def close(self):
-                self.f.raw.close()
-
-        appender = cs.blockfiles._appenders["blk"]
-        appender[1] = DiskFull(appender[1])
+        fill_disk_under_open_blk_file(cs.blockfiles)
         with pytest.raises(InternalError, match="No space left"):
             cs.flush()
         assert len(seen) == 1 and "No space left" in seen[0]

@@ -5,6 +5,7 @@ import os
 import struct
 
 import pytest
+from storage_faults import fill_disk_under_open_blk_file
 
 from coin.chain.blockfiles import (
     BlockFiles,
@@ -206,18 +207,7 @@ def test_a_failed_write_is_latched_not_silently_misplaced(tmp_path, mainnet_raw)
     bf.sync()
     bf.write_block(recs[1])
 
-    class DiskFull:  # the open blk file, as a full disk makes it behave
-        def __init__(self, f):
-            self.f = f
-
-        def flush(self):
-            raise OSError(28, "No space left on device")
-
-        def close(self):
-            self.f.raw.close()  # what BufferedWriter.close does after a failed flush
-
-    appender = bf._appenders["blk"]
-    appender[1] = DiskFull(appender[1])
+    fill_disk_under_open_blk_file(bf)
     with pytest.raises(InternalError, match="No space left"):
         bf.sync()
     assert len(fatal) == 1 and "No space left" in fatal[0]   # the node is told once
